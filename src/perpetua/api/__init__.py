@@ -1,0 +1,1 @@
+"""perpetua.api (see docs/architecture.md)."""

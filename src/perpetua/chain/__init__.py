@@ -1,0 +1,1 @@
+"""perpetua.chain (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""perpetua.circuits (see docs/architecture.md)."""

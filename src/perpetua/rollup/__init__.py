@@ -1,0 +1,1 @@
+"""perpetua.rollup (see docs/architecture.md)."""

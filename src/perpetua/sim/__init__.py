@@ -1,0 +1,1 @@
+"""perpetua.sim (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""perpetua.store (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""perpetua.web (see docs/architecture.md)."""
