@@ -15,9 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("markets", help="print the configured markets")
     args = parser.parse_args(argv)
     if args.command == "markets":
-        from perpetua.core.markets import load_markets
+        from perpetua.core.markets import load_config
 
-        for market in load_markets().markets.values():
+        for market in load_config().markets.values():
             print(market.describe())
     return 0
 

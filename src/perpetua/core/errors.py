@@ -1,0 +1,67 @@
+"""The error tree of the core, and the stable codes of every rejection.
+
+A rejection names the field and the rule it broke. Rejections of user commands become events
+(``OrderRejected`` / ``CommandRejected``) so they journal and replay; they never change state.
+A broken invariant is a bug and crashes (plain ``AssertionError``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PerpetuaError(Exception):
+    """Root of every error Perpetua raises on purpose."""
+
+
+class RejectCode(StrEnum):
+    """Why a command was refused. The value is stable: the API and the journal use it."""
+
+    UNKNOWN_MARKET = "UNKNOWN_MARKET"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    ACCOUNT_EXISTS = "ACCOUNT_EXISTS"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+    NOT_ORDER_OWNER = "NOT_ORDER_OWNER"
+    DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
+    INVALID_FIELD = "INVALID_FIELD"
+    TICK_SIZE = "TICK_SIZE"
+    STEP_SIZE = "STEP_SIZE"
+    MIN_SIZE = "MIN_SIZE"
+    MAX_POSITION_SIZE = "MAX_POSITION_SIZE"
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    INSUFFICIENT_COLLATERAL = "INSUFFICIENT_COLLATERAL"
+    POST_ONLY_WOULD_CROSS = "POST_ONLY_WOULD_CROSS"
+    REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    EXPIRED = "EXPIRED"
+    TRIGGER_ALREADY_CROSSED = "TRIGGER_ALREADY_CROSSED"
+    NO_ORACLE_PRICE = "NO_ORACLE_PRICE"
+    TIMESTAMP_REGRESSED = "TIMESTAMP_REGRESSED"
+
+
+class CancelReason(StrEnum):
+    """Why an accepted order left the book without filling completely."""
+
+    USER_CANCELED = "USER_CANCELED"
+    IOC_REMAINDER = "IOC_REMAINDER"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    EXPIRED = "EXPIRED"
+    SELF_TRADE = "SELF_TRADE"
+    REDUCE_ONLY = "REDUCE_ONLY"
+    UNDERMARGINED = "UNDERMARGINED"
+    REJECTED_ON_TRIGGER = "REJECTED_ON_TRIGGER"
+
+
+class RejectedError(PerpetuaError):
+    """A command broke a rule. Carries the stable code, the offending field and a readable message."""
+
+    def __init__(self, code: RejectCode, field: str, message: str) -> None:
+        super().__init__(f"{code.value}: {field}: {message}")
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+class ConfigError(PerpetuaError):
+    """The market or exchange configuration is invalid."""

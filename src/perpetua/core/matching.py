@@ -1,0 +1,220 @@
+"""Matching: an incoming (taker) order against the resting book, in price-time priority.
+
+Matching runs in two steps so that fill-or-kill is exact and a refused fill changes nothing:
+
+1. ``plan_match`` reads the book outward from the best price and decides, maker by maker, what happens:
+   a fill of some size, or the maker's cancellation (self-trade, reduce-only with nothing left to
+   reduce, or a fill its account may not take). Each fill is judged on the accounts as they would be
+   after the fills planned before it (an overlay of size and collateral deltas), with the StarkEx
+   trade rule (``risk.is_valid_trade``). It mutates nothing.
+2. ``apply_plan`` carries the plan out: funding settlement, positions, collateral, fees, queues and
+   events. A fill-or-kill order whose plan does not fill it completely applies nothing.
+
+Rules:
+- the maker's price is the fill price;
+- self-trade prevention cancels the resting (maker) order and matching continues;
+- a reduce-only order is clipped to the position it can still reduce; when nothing is left, a taker
+  stops and a maker is canceled;
+- if a fill would leave the maker's account below initial margin without reducing its risk, the maker
+  order is canceled; for the taker, matching stops and the remainder is canceled (UNDERMARGINED);
+- fees: taker pays ``taker_fee_ppm``, maker ``maker_fee_ppm`` (both rounded up), to the fee position.
+"""
+
+from __future__ import annotations
+
+from perpetua.core.accounts import Account, Position
+from perpetua.core.book import BookSide, Level
+from perpetua.core.errors import CancelReason
+from perpetua.core.events import Event, FundingSettled, OrderCanceled, OrderFilled
+from perpetua.core.funding import settle_funding
+from perpetua.core.markets import Market
+from perpetua.core.orders import Order, OrderStatus
+from perpetua.core.risk import account_totals, is_valid_trade
+from perpetua.core.state import ExchangeState
+
+_OPEN = OrderStatus.OPEN
+
+Step = tuple[Order, int, CancelReason | None]
+"""(maker, fill size, None) for a fill, or (maker, 0, reason) for the maker's cancellation."""
+
+
+class Plan:
+    """What matching a taker would do. ``filled`` is the taker size the fills cover."""
+
+    __slots__ = ("filled", "steps", "stop_reason")
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.filled = 0
+        self.stop_reason: CancelReason | None = None
+        """Why matching stopped before the price limit or the book ran out (reduce-only, margin)."""
+
+
+def _fill_allowed(
+    state: ExchangeState, account: Account, market: Market, prior: list[int], size_delta: int, coll_delta: int
+) -> bool:
+    """Whether ``account``, after the ``prior`` [size, collateral] deltas, may take one more fill."""
+    mid = market.market_id
+    markets, prices, indices = state.markets, state.oracle_prices, state.funding_indices
+    after = account_totals(account, markets, prices, indices, mid, prior[0] + size_delta, prior[1] + coll_delta)
+    if after.equity >= after.initial_requirement:
+        return True
+    before = account_totals(account, markets, prices, indices, mid, prior[0], prior[1])
+    size0 = account.size(mid) + prior[0]
+    return is_valid_trade(before, after, size0, size0 + size_delta)
+
+
+def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: BookSide) -> Plan:
+    """Decide the fills and maker cancellations for ``taker`` without changing anything."""
+    plan = Plan()
+    steps = plan.steps
+    remaining = taker.remaining
+    side = taker.side
+    accounts = state.accounts
+    taker_acct = accounts[taker.account_id]
+    taker_prior = [0, 0]
+    maker_prior: dict[int, list[int]] = {}
+    res = market.resolution
+    fee = market.fee
+    taker_fee_ppm, maker_fee_ppm = market.taker_fee_ppm, market.maker_fee_ppm
+    levels = opposite.levels
+    for price in opposite.prices_from_best(taker.price):
+        for maker in levels[price].orders:
+            if maker.status is not _OPEN:
+                continue
+            if maker.account_id == taker.account_id:
+                steps.append((maker, 0, CancelReason.SELF_TRADE))
+                continue
+            qty = remaining if remaining < maker.remaining else maker.remaining
+            if taker.reduce_only:
+                pos = taker_acct.size(taker.market_id) + taker_prior[0]
+                reducible = -pos if side > 0 else pos
+                if reducible <= 0:
+                    plan.stop_reason = CancelReason.REDUCE_ONLY
+                    return plan
+                qty = min(qty, reducible)
+            maker_acct = accounts[maker.account_id]
+            mp = maker_prior.get(maker.account_id)
+            if mp is None:
+                mp = maker_prior[maker.account_id] = [0, 0]
+            if maker.reduce_only:
+                pos = maker_acct.size(maker.market_id) + mp[0]
+                reducible = pos if side > 0 else -pos
+                if reducible <= 0:
+                    steps.append((maker, 0, CancelReason.REDUCE_ONLY))
+                    continue
+                qty = min(qty, reducible)
+            cost = qty * price // res
+            taker_fee = fee(qty, price, taker_fee_ppm)
+            maker_fee = fee(qty, price, maker_fee_ppm)
+            # A buyer pays the cost, a seller receives it; both pay their fee.
+            maker_coll = side * cost - maker_fee
+            taker_coll = -side * cost - taker_fee
+            if not _fill_allowed(state, maker_acct, market, mp, -side * qty, maker_coll):
+                steps.append((maker, 0, CancelReason.UNDERMARGINED))
+                continue
+            if not _fill_allowed(state, taker_acct, market, taker_prior, side * qty, taker_coll):
+                plan.stop_reason = CancelReason.UNDERMARGINED
+                return plan
+            steps.append((maker, qty, None))
+            mp[0] -= side * qty
+            mp[1] += maker_coll
+            taker_prior[0] += side * qty
+            taker_prior[1] += taker_coll
+            remaining -= qty
+            plan.filled += qty
+            if remaining == 0:
+                return plan
+    return plan
+
+
+def _change_position(state: ExchangeState, account: Account, market_id: str, size_delta: int) -> None:
+    pos = account.positions.get(market_id)
+    if pos is None:
+        account.positions[market_id] = Position(size_delta, state.funding_indices[market_id])
+        return
+    pos.size += size_delta
+    if pos.size == 0:
+        del account.positions[market_id]
+
+
+def settle(state: ExchangeState, account: Account, events: list[Event]) -> None:
+    """Settle the account's funding before its positions change."""
+    amount = settle_funding(account, state.funding_indices)
+    if amount:
+        events.append(FundingSettled(account.position_id, amount))
+
+
+def retire_order(state: ExchangeState, order: Order, status: OrderStatus) -> None:
+    """Remove a finished order from the live indices (not from the book: callers handle that)."""
+    order.status = status
+    del state.orders[order.order_id]
+    acct = state.accounts[order.account_id]
+    del acct.open_orders[order.order_id]
+    del acct.client_orders[order.client_id]
+
+
+def release_open_size(account: Account, order: Order, size: int) -> None:
+    """Take ``size`` of a resting order off the account's open-order exposure."""
+    sizes = account.open_sizes[order.market_id]
+    sizes[0 if order.side > 0 else 1] -= size
+
+
+def cancel_resting(state: ExchangeState, order: Order, reason: CancelReason, events: list[Event]) -> None:
+    """Cancel an OPEN order resting in the book."""
+    state.books[order.market_id].side_of(order.side).remove(order)
+    release_open_size(state.accounts[order.account_id], order, order.remaining)
+    retire_order(state, order, OrderStatus.CANCELED)
+    events.append(OrderCanceled(order.order_id, order.account_id, order.market_id, order.remaining, reason))
+
+
+def apply_plan(
+    state: ExchangeState, taker: Order, market: Market, opposite: BookSide, plan: Plan, events: list[Event]
+) -> None:
+    """Carry out a plan: fills and maker cancellations, in order."""
+    accounts = state.accounts
+    taker_acct = accounts[taker.account_id]
+    fee_acct = state.fee_account
+    mid = market.market_id
+    res = market.resolution
+    side = taker.side
+    touched: list[Level] = []
+    settle(state, taker_acct, events)
+    for maker, qty, reason in plan.steps:
+        if reason is not None:
+            cancel_resting(state, maker, reason, events)
+            continue
+        maker_acct = accounts[maker.account_id]
+        settle(state, maker_acct, events)
+        price = maker.price
+        cost = qty * price // res
+        taker_fee = market.fee(qty, price, market.taker_fee_ppm)
+        maker_fee = market.fee(qty, price, market.maker_fee_ppm)
+        taker_acct.collateral += -side * cost - taker_fee
+        maker_acct.collateral += side * cost - maker_fee
+        fee_acct.collateral += taker_fee + maker_fee
+        _change_position(state, taker_acct, mid, side * qty)
+        _change_position(state, maker_acct, mid, -side * qty)
+        taker.remaining -= qty
+        maker.remaining -= qty
+        level = opposite.levels[price]
+        level.size -= qty
+        release_open_size(maker_acct, maker, qty)
+        if maker.remaining == 0:
+            level.live -= 1
+            retire_order(state, maker, OrderStatus.FILLED)
+            touched.append(level)
+        fill_id = state.next_fill_id
+        state.next_fill_id = fill_id + 1
+        events.append(
+            OrderFilled(
+                fill_id, mid, price, qty, taker.order_id, taker.account_id, side, taker_fee,
+                maker.order_id, maker.account_id, maker_fee, taker.remaining, maker.remaining,
+            )
+        )
+    for level in touched:
+        if level.live == 0:
+            if opposite.levels.get(level.price) is level:
+                opposite.drop_level(level.price)
+        else:
+            level.drop_dead_front()

@@ -1,0 +1,29 @@
+"""Derived prices: the mark price.
+
+Mark price (default, documented in docs/architecture.md): the median of (oracle price, best bid, best
+ask), clamped to the oracle price +/- the market's ``mark_price_band_ppm`` so a thin or spoofed book
+cannot move it far. A missing side of the book counts as the oracle price. Margin and liquidation use
+the oracle price; conditional orders trigger on the mark price unless they ask for the oracle price.
+"""
+
+from __future__ import annotations
+
+from perpetua.core.quantities import PPM, ceil_div
+
+
+def mark_price(oracle: int | None, best_bid: int | None, best_ask: int | None, band_ppm: int) -> int | None:
+    """The mark price in collateral quantums per unit, or None without an oracle price.
+
+    >>> mark_price(100_000, 99_000, 101_000, 10_000)
+    100000
+    >>> mark_price(100_000, 150_000, 160_000, 10_000)  # a crossed or spoofed book is clamped
+    101000
+    """
+    if oracle is None:
+        return None
+    bid = oracle if best_bid is None else best_bid
+    ask = oracle if best_ask is None else best_ask
+    median = sorted((oracle, bid, ask))[1]
+    low = ceil_div(oracle * (PPM - band_ppm), PPM)
+    high = oracle * (PPM + band_ppm) // PPM
+    return min(max(median, low), high)

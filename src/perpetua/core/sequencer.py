@@ -1,0 +1,353 @@
+"""The sequencer: applies commands one at a time, in order, and returns the events each produced.
+
+It is the only writer of ``ExchangeState``. Commands are validated completely before anything
+changes, so a rejected command leaves the state exactly as it was and yields one rejection event.
+Every command (rejected ones too) is appended to the command log; replaying the log on a fresh
+sequencer reproduces the state hash (``replay``).
+
+Per command:
+1. time: ``timestamp_ns`` must not go backwards; the state's clock moves to it;
+2. expiry: orders whose ``expires_at_ns`` has come are canceled (EXPIRED);
+3. the command's handler (a dispatch table by type);
+4. triggers: conditional orders fired by the new mark/oracle prices are executed, repeatedly, until
+   none fires (a cascade is processed in order-id order).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+from perpetua.core.accounts import Account
+from perpetua.core.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    Command,
+    CreateAccount,
+    DepositCollateral,
+    PlaceOrder,
+    SetOraclePrice,
+    WithdrawCollateral,
+)
+from perpetua.core.errors import CancelReason, RejectCode, RejectedError
+from perpetua.core.events import (
+    AccountCreated,
+    CollateralDeposited,
+    CollateralWithdrawn,
+    CommandRejected,
+    Event,
+    OraclePriceUpdated,
+    OrderAccepted,
+    OrderCanceled,
+    OrderRejected,
+    OrderTriggered,
+)
+from perpetua.core.markets import ExchangeConfig, Market
+from perpetua.core.matching import apply_plan, cancel_resting, plan_match, retire_order
+from perpetua.core.orders import (
+    CONDITIONAL_TYPES,
+    MARKET_LIKE_TYPES,
+    Order,
+    OrderStatus,
+    TimeInForce,
+    TriggerSource,
+)
+from perpetua.core.placement import (
+    check_order_fields,
+    check_order_margin,
+    check_post_only,
+    check_reduce_only,
+    check_trigger_not_crossed,
+    reject,
+    worst_requirement,
+)
+from perpetua.core.risk import account_totals
+from perpetua.core.state import ExchangeState
+
+_OPEN = OrderStatus.OPEN
+_UNTRIGGERED = OrderStatus.UNTRIGGERED
+_GTT = TimeInForce.GTT
+_FOK = TimeInForce.FOK
+
+Handler = Callable[["Sequencer", Command, list[Event]], None]
+
+
+class Sequencer:
+    """Single-threaded, deterministic command processor over an ``ExchangeState``."""
+
+    def __init__(self, config: ExchangeConfig) -> None:
+        self.state = ExchangeState(config)
+        self.log: list[Command] = []
+
+    # -- the entry point -------------------------------------------------------------------------
+
+    def apply(self, cmd: Command) -> list[Event]:
+        """Apply one command; return its events. Never raises on bad input: it rejects instead."""
+        events: list[Event] = []
+        self.log.append(cmd)
+        state = self.state
+        if cmd.timestamp_ns < state.time_ns:
+            self._reject(cmd, RejectedError(RejectCode.TIMESTAMP_REGRESSED, "timestamp_ns",
+                                            f"{cmd.timestamp_ns} is before the sequencer time {state.time_ns}"), events)
+            return events
+        state.time_ns = cmd.timestamp_ns
+        expiries = state.expiries
+        if expiries and expiries[0][0] <= cmd.timestamp_ns:
+            self._expire_orders(events)
+        handler = _HANDLERS.get(type(cmd))
+        if handler is None:
+            events.append(CommandRejected(type(cmd).__name__, RejectCode.INVALID_FIELD, "command", "unknown command"))
+            return events
+        try:
+            handler(self, cmd, events)
+        except RejectedError as err:
+            self._reject(cmd, err, events)
+        return events
+
+    def apply_all(self, cmds: Iterable[Command]) -> list[Event]:
+        out: list[Event] = []
+        for cmd in cmds:
+            out.extend(self.apply(cmd))
+        return out
+
+    def state_hash(self) -> str:
+        return self.state.state_hash()
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def _create_account(self, cmd: CreateAccount, events: list[Event]) -> None:
+        if cmd.position_id <= 0 or cmd.position_id >= 1 << 64:
+            raise reject(RejectCode.INVALID_FIELD, "position_id", "must be in [1, 2^64)")
+        if cmd.position_id in self.state.accounts:
+            raise reject(RejectCode.ACCOUNT_EXISTS, "position_id", f"account {cmd.position_id} exists")
+        if not 0 < cmd.public_key < 1 << 251:
+            raise reject(RejectCode.INVALID_FIELD, "public_key", "must be a STARK field element in (0, 2^251)")
+        self.state.accounts[cmd.position_id] = Account(cmd.position_id, cmd.public_key)
+        events.append(AccountCreated(cmd.position_id, cmd.public_key))
+
+    def _deposit(self, cmd: DepositCollateral, events: list[Event]) -> None:
+        acct = self._account(cmd.position_id)
+        if cmd.amount <= 0 or cmd.amount >= 1 << 63:
+            raise reject(RejectCode.INVALID_FIELD, "amount", "must be in (0, 2^63)")
+        acct.collateral += cmd.amount
+        events.append(CollateralDeposited(acct.position_id, cmd.amount, acct.collateral))
+
+    def _withdraw(self, cmd: WithdrawCollateral, events: list[Event]) -> None:
+        """A withdrawal must leave the account able to carry its positions and resting orders at
+        initial margin (free collateral after the withdrawal >= 0)."""
+        acct = self._account(cmd.position_id)
+        if cmd.amount <= 0 or cmd.amount >= 1 << 63:
+            raise reject(RejectCode.INVALID_FIELD, "amount", "must be in (0, 2^63)")
+        free = self.free_collateral(acct)
+        if cmd.amount > free:
+            raise reject(RejectCode.INSUFFICIENT_COLLATERAL, "amount", f"exceeds the free collateral {free}")
+        acct.collateral -= cmd.amount
+        events.append(CollateralWithdrawn(acct.position_id, cmd.amount, acct.collateral))
+
+    def _set_oracle_price(self, cmd: SetOraclePrice, events: list[Event]) -> None:
+        if cmd.market_id not in self.state.markets:
+            raise reject(RejectCode.UNKNOWN_MARKET, "market_id", f"no market {cmd.market_id!r}")
+        if not 0 < cmd.price < 1 << 64:
+            raise reject(RejectCode.INVALID_FIELD, "price", "must be in (0, 2^64)")
+        self.state.oracle_prices[cmd.market_id] = cmd.price
+        events.append(OraclePriceUpdated(cmd.market_id, cmd.price))
+        self._run_triggers(cmd.market_id, events)
+
+    def _place_order(self, cmd: PlaceOrder, events: list[Event]) -> None:
+        state = self.state
+        market, acct = check_order_fields(state, cmd)
+        conditional = cmd.order_type in CONDITIONAL_TYPES
+        if cmd.reduce_only:
+            check_reduce_only(acct, cmd.market_id, cmd.side)
+        if conditional:
+            check_trigger_not_crossed(state, cmd)
+        else:
+            if cmd.post_only:
+                check_post_only(state, cmd.market_id, cmd.side, cmd.price)
+            if not cmd.reduce_only:
+                check_order_margin(state, acct, market, cmd.side, cmd.size, cmd.price)
+        # Admitted: from here on the order exists.
+        oid = state.next_order_id
+        state.next_order_id = oid + 1
+        order = Order(
+            oid, cmd.position_id, cmd.market_id, cmd.side, cmd.order_type, cmd.time_in_force, cmd.price,
+            cmd.size, cmd.client_id, cmd.timestamp_ns, cmd.expires_at_ns, cmd.post_only, cmd.reduce_only,
+            cmd.trigger_price, cmd.trigger_source, cmd.trailing_ppm,
+        )
+        state.orders[oid] = order
+        acct.open_orders[oid] = None
+        acct.client_orders[cmd.client_id] = oid
+        events.append(OrderAccepted(oid, cmd.position_id, cmd.market_id, cmd.client_id, cmd.side,
+                                    cmd.order_type.value, cmd.price, cmd.size, conditional))
+        if conditional:
+            order.status = _UNTRIGGERED
+            if cmd.trailing_ppm is not None:
+                order.trail_reference = self._trigger_price(cmd.market_id, cmd.trigger_source)
+            state.triggers[cmd.market_id].add(order)
+            state.push_expiry(order)
+        else:
+            self._execute(order, market, events)
+        if state.triggers[cmd.market_id].count:
+            self._run_triggers(cmd.market_id, events)
+
+    def _cancel_order(self, cmd: CancelOrder, events: list[Event]) -> None:
+        state = self.state
+        acct = self._account(cmd.position_id)
+        order = state.orders.get(cmd.order_id)
+        if order is None:
+            if 0 < cmd.order_id < state.next_order_id:
+                raise reject(RejectCode.ORDER_NOT_OPEN, "order_id", f"order {cmd.order_id} is already filled or canceled")
+            raise reject(RejectCode.UNKNOWN_ORDER, "order_id", f"no order {cmd.order_id}")
+        if order.account_id != acct.position_id:
+            raise reject(RejectCode.NOT_ORDER_OWNER, "order_id", f"order {cmd.order_id} belongs to another account")
+        self._cancel(order, CancelReason.USER_CANCELED, events)
+        if state.triggers[order.market_id].count:
+            self._run_triggers(order.market_id, events)
+
+    def _cancel_all(self, cmd: CancelAllOrders, events: list[Event]) -> None:
+        acct = self._account(cmd.position_id)
+        if cmd.market_id is not None and cmd.market_id not in self.state.markets:
+            raise reject(RejectCode.UNKNOWN_MARKET, "market_id", f"no market {cmd.market_id!r}")
+        orders = self.state.orders
+        doomed = [orders[oid] for oid in acct.open_orders if cmd.market_id in (None, orders[oid].market_id)]
+        for order in doomed:
+            self._cancel(order, CancelReason.USER_CANCELED, events)
+        for mid in sorted({o.market_id for o in doomed}):
+            if self.state.triggers[mid].count:
+                self._run_triggers(mid, events)
+
+    # -- order execution -------------------------------------------------------------------------
+
+    def _execute(self, order: Order, market: Market, events: list[Event]) -> None:
+        """Match an admitted order; rest what is left of a GTT limit order, cancel the rest otherwise."""
+        state = self.state
+        book = state.books[order.market_id]
+        opposite = book.asks if order.side > 0 else book.bids
+        best = opposite.best_price()
+        crosses = best is not None and (best <= order.price if order.side > 0 else best >= order.price)
+        stop_reason: CancelReason | None = None
+        if crosses:
+            plan = plan_match(state, order, market, opposite)
+            if order.time_in_force is _FOK and plan.filled < order.remaining:
+                self._finish(order, CancelReason.FOK_NOT_FILLABLE, events)
+                return
+            apply_plan(state, order, market, opposite, plan, events)
+            stop_reason = plan.stop_reason
+        elif order.time_in_force is _FOK:
+            self._finish(order, CancelReason.FOK_NOT_FILLABLE, events)
+            return
+        if order.remaining == 0:
+            retire_order(state, order, OrderStatus.FILLED)
+        elif stop_reason is not None:
+            self._finish(order, stop_reason, events)
+        elif order.time_in_force is _GTT and order.order_type not in MARKET_LIKE_TYPES:
+            book.side_of(order.side).add(order)
+            acct = state.accounts[order.account_id]
+            sizes = acct.open_sizes.get(order.market_id)
+            if sizes is None:
+                sizes = acct.open_sizes[order.market_id] = [0, 0]
+            sizes[0 if order.side > 0 else 1] += order.remaining
+            if order.expires_at_ns is not None:
+                state.push_expiry(order)
+        else:
+            self._finish(order, CancelReason.IOC_REMAINDER, events)
+
+    def _finish(self, order: Order, reason: CancelReason, events: list[Event]) -> None:
+        """Cancel the unfilled rest of an order that is not resting in the book."""
+        retire_order(self.state, order, OrderStatus.CANCELED)
+        events.append(OrderCanceled(order.order_id, order.account_id, order.market_id, order.remaining, reason))
+
+    def _cancel(self, order: Order, reason: CancelReason, events: list[Event]) -> None:
+        if order.status is _OPEN:
+            cancel_resting(self.state, order, reason, events)
+        else:
+            self.state.triggers[order.market_id].discard(order)
+            self._finish(order, reason, events)
+
+    def _expire_orders(self, events: list[Event]) -> None:
+        state = self.state
+        expiries, now = state.expiries, state.time_ns
+        while expiries and expiries[0][0] <= now:
+            _, oid = heapq.heappop(expiries)
+            order = state.orders.get(oid)
+            if order is not None:
+                self._cancel(order, CancelReason.EXPIRED, events)
+
+    def _trigger_price(self, market_id: str, source: TriggerSource) -> int | None:
+        if source is TriggerSource.MARK:
+            return self.state.mark_price(market_id)
+        return self.state.oracle_prices.get(market_id)
+
+    def _run_triggers(self, market_id: str, events: list[Event]) -> None:
+        """Fire conditional orders until the prices they move fire no more."""
+        state = self.state
+        index = state.triggers[market_id]
+        market = state.markets[market_id]
+        while index.count:
+            prices = {s: self._trigger_price(market_id, s) for s in TriggerSource}
+            fired = index.pop_fired(prices, state.orders)
+            if not fired:
+                return
+            for order in fired:
+                if order.status is not _UNTRIGGERED:
+                    continue
+                observed = prices[order.trigger_source]
+                assert observed is not None
+                events.append(OrderTriggered(order.order_id, market_id, observed))
+                order.status = _OPEN
+                acct = state.accounts[order.account_id]
+                try:
+                    if order.reduce_only:
+                        check_reduce_only(acct, market_id, order.side)
+                    else:
+                        check_order_margin(state, acct, market, order.side, order.remaining, order.price)
+                    if order.post_only:
+                        check_post_only(state, market_id, order.side, order.price)
+                except RejectedError:
+                    self._finish(order, CancelReason.REJECTED_ON_TRIGGER, events)
+                    continue
+                self._execute(order, market, events)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def free_collateral(self, acct: Account) -> int:
+        """Equity less the initial requirement of the worst case of positions and resting orders."""
+        state = self.state
+        totals = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
+        required = 0
+        for mid in sorted(set(acct.positions) | set(acct.open_sizes)):
+            required += worst_requirement(acct, state.markets[mid], acct.size(mid), state.oracle_prices[mid])
+        return totals.equity - required
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _account(self, position_id: int) -> Account:
+        acct = self.state.accounts.get(position_id)
+        if acct is None:
+            raise reject(RejectCode.UNKNOWN_ACCOUNT, "position_id", f"no account {position_id}")
+        return acct
+
+    def _reject(self, cmd: Command, err: RejectedError, events: list[Event]) -> None:
+        if isinstance(cmd, PlaceOrder):
+            events.append(OrderRejected(cmd.position_id, cmd.market_id, cmd.client_id, err.code, err.field, err.message))
+        else:
+            events.append(CommandRejected(type(cmd).__name__, err.code, err.field, err.message))
+
+
+_HANDLERS: dict[type, Handler] = {
+    CreateAccount: Sequencer._create_account,  # type: ignore[dict-item]
+    DepositCollateral: Sequencer._deposit,  # type: ignore[dict-item]
+    WithdrawCollateral: Sequencer._withdraw,  # type: ignore[dict-item]
+    SetOraclePrice: Sequencer._set_oracle_price,  # type: ignore[dict-item]
+    PlaceOrder: Sequencer._place_order,  # type: ignore[dict-item]
+    CancelOrder: Sequencer._cancel_order,  # type: ignore[dict-item]
+    CancelAllOrders: Sequencer._cancel_all,  # type: ignore[dict-item]
+}
+
+
+def replay(config: ExchangeConfig, commands: Iterable[Command]) -> Sequencer:
+    """A fresh sequencer with ``commands`` applied: the state the log describes."""
+    seq = Sequencer(config)
+    for cmd in commands:
+        seq.apply(cmd)
+    return seq

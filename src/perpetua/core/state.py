@@ -1,0 +1,116 @@
+"""The exchange's explicit state, and its canonical hash.
+
+Everything the sequencer knows lives here; nothing lives in globals. The state hash covers every field
+that defines the state (accounts, live orders, book queues, prices, indices, time, id counters), so two
+sequencers that applied the same commands have the same hash, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+
+from perpetua.core.accounts import Account
+from perpetua.core.book import OrderBook
+from perpetua.core.markets import ExchangeConfig, Market
+from perpetua.core.orders import Order
+from perpetua.core.prices import mark_price
+from perpetua.core.triggers import TriggerIndex
+
+
+class ExchangeState:
+    """All mutable state of the exchange core."""
+
+    def __init__(self, config: ExchangeConfig) -> None:
+        self.config = config
+        self.markets: dict[str, Market] = dict(config.markets)
+        self.accounts: dict[int, Account] = {}
+        self.orders: dict[int, Order] = {}
+        """Live orders (OPEN or UNTRIGGERED) by id. Finished orders leave; their history is in events."""
+        self.books: dict[str, OrderBook] = {mid: OrderBook(mid) for mid in self.markets}
+        self.triggers: dict[str, TriggerIndex] = {mid: TriggerIndex() for mid in self.markets}
+        self.oracle_prices: dict[str, int] = {}
+        self.funding_indices: dict[str, int] = dict.fromkeys(self.markets, 0)
+        self.time_ns = 0
+        self.next_order_id = 1
+        self.next_fill_id = 1
+        self.expiries: list[tuple[int, int]] = []
+        """Heap of (expires_at_ns, order id); entries of finished orders are skipped when popped."""
+        fee_id = config.fee_position_id
+        self.accounts[fee_id] = Account(fee_id, public_key=0)
+
+    @property
+    def fee_account(self) -> Account:
+        return self.accounts[self.config.fee_position_id]
+
+    def mark_price(self, market_id: str) -> int | None:
+        book = self.books[market_id]
+        return mark_price(
+            self.oracle_prices.get(market_id),
+            book.best_bid(),
+            book.best_ask(),
+            self.markets[market_id].mark_price_band_ppm,
+        )
+
+    def push_expiry(self, order: Order) -> None:
+        if order.expires_at_ns is not None:
+            heapq.heappush(self.expiries, (order.expires_at_ns, order.order_id))
+
+    def total_collateral(self) -> int:
+        """Sum of every account's collateral (fees included): conserved by trading."""
+        return sum(a.collateral for a in self.accounts.values())
+
+    def open_interest(self, market_id: str) -> int:
+        """Sum of long sizes in the market (equal to the sum of short sizes)."""
+        return sum(
+            p.size for a in self.accounts.values() if (p := a.positions.get(market_id)) is not None and p.size > 0
+        )
+
+    def canonical(self) -> tuple[object, ...]:
+        """Every field that defines the state, in a fixed order."""
+        books = tuple(
+            (
+                mid,
+                tuple(o.order_id for o in book.bids.live_orders()),
+                tuple(o.order_id for o in book.asks.live_orders()),
+            )
+            for mid, book in sorted(self.books.items())
+        )
+        return (
+            self.time_ns,
+            self.next_order_id,
+            self.next_fill_id,
+            tuple(sorted(self.oracle_prices.items())),
+            tuple(sorted(self.funding_indices.items())),
+            tuple(a.state_tuple() for _, a in sorted(self.accounts.items())),
+            tuple(o.state_tuple() for _, o in sorted(self.orders.items())),
+            books,
+        )
+
+    def state_hash(self) -> str:
+        """SHA-256 of the canonical state, hex."""
+        return hashlib.sha256(repr(self.canonical()).encode()).hexdigest()
+
+    def check(self) -> None:
+        """Assert the cross-structure invariants (tests and stress runs call this after each step)."""
+        for book in self.books.values():
+            book.check()
+        for mid in self.markets:
+            assert sum(a.size(mid) for a in self.accounts.values()) == 0, f"{mid}: longs != shorts"
+        for oid, o in self.orders.items():
+            acct = self.accounts[o.account_id]
+            assert oid in acct.open_orders, f"order {oid} missing from its account"
+            assert acct.client_orders.get(o.client_id) == oid, f"client id of order {oid} not indexed"
+            assert 0 < o.remaining <= o.size
+        for acct in self.accounts.values():
+            for oid in acct.open_orders:
+                assert oid in self.orders, f"account {acct.position_id} lists finished order {oid}"
+            for mid, (buy, sell) in acct.open_sizes.items():
+                resting = [
+                    o for oid in acct.open_orders if (o := self.orders[oid]).market_id == mid
+                    and o.status.value == "OPEN"
+                ]
+                assert buy == sum(o.remaining for o in resting if o.side > 0), f"open buy size of {acct.position_id}"
+                assert sell == sum(o.remaining for o in resting if o.side < 0), f"open sell size of {acct.position_id}"
+            for mid, p in acct.positions.items():
+                assert p.size != 0, f"zero position kept in {mid}"
