@@ -87,7 +87,7 @@ def external_linear(x: Arr) -> Arr:
     y = np.stack([2 * a + 3 * b + c + d, a + 2 * b + 3 * c + d, a + b + 2 * c + 3 * d,
                   3 * a + b + c + 2 * d], axis=-1)
     total = y.sum(axis=-2, keepdims=True)
-    out = (y + total) % _P
+    out: Arr = (y + total) % _P
     return out.reshape(x.shape)
 
 

@@ -24,7 +24,7 @@ from perpetua.stark.air import Air, Assertion, Frame
 from perpetua.stark.algebra import FieldVec
 from perpetua.stark.examples.poseidon2_air import BLOCK, LANE_WIDTH, OUTPUT_ROW, lane_constraints, lane_trace
 from perpetua.stark.examples.poseidon2_air import periodic_columns as poseidon_periodic
-from perpetua.stark.field import Arr
+from perpetua.stark.field import Arr, P
 
 D = p2.DIGEST
 
@@ -43,8 +43,8 @@ class MerklePathAir(Air):
         self.name = "merkle-path/v1" if self.lanes == 1 else "merkle-update/v1"
         self.height = height
         self.index = index
-        self.leaves = [[v % p2.P for v in leaf] for leaf in leaves]
-        self.roots = [[v % p2.P for v in root] for root in roots]
+        self.leaves = [[v % P for v in leaf] for leaf in leaves]
+        self.roots = [[v % P for v in root] for root in roots]
         self.trace_width = self.lanes * (LANE_WIDTH + D) + 1
         self.trace_length = BLOCK * height
         self.max_constraint_degree = 4
@@ -58,7 +58,8 @@ class MerklePathAir(Air):
         return lane * (LANE_WIDTH + D)
 
     def public_inputs(self) -> list[int]:
-        return [self.height, self.index] + sum(self.leaves, []) + sum(self.roots, [])
+        return [self.height, self.index, *(v for leaf in self.leaves for v in leaf),
+                *(v for root in self.roots for v in root)]
 
     def periodic_columns(self) -> list[list[int]]:
         return poseidon_periodic()

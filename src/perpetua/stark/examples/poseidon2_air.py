@@ -21,7 +21,7 @@ import numpy as np
 from perpetua.stark import poseidon2 as p2
 from perpetua.stark.air import Air, Assertion, Frame
 from perpetua.stark.algebra import FieldVec
-from perpetua.stark.field import Arr
+from perpetua.stark.field import Arr, P
 
 BLOCK = 32
 LANE_WIDTH = 2 * p2.WIDTH
@@ -100,11 +100,11 @@ def lane_trace(inputs: Arr) -> Arr:
     for r, (kind, consts) in enumerate(p2.round_schedule(), start=1):
         x = states[r]
         if kind == "full":
-            t = (x + np.array(consts, dtype=np.uint64)) % np.uint64(p2.P)
-            out[:, r, p2.WIDTH:] = t * t % np.uint64(p2.P) * t % np.uint64(p2.P)
+            t = (x + np.array(consts, dtype=np.uint64)) % np.uint64(P)
+            out[:, r, p2.WIDTH:] = t * t % np.uint64(P) * t % np.uint64(P)
         else:
-            t0 = (x[:, 0] + np.uint64(consts[0])) % np.uint64(p2.P)
-            out[:, r, p2.WIDTH] = t0 * t0 % np.uint64(p2.P) * t0 % np.uint64(p2.P)
+            t0 = (x[:, 0] + np.uint64(consts[0])) % np.uint64(P)
+            out[:, r, p2.WIDTH] = t0 * t0 % np.uint64(P) * t0 % np.uint64(P)
     return out
 
 
@@ -118,8 +118,8 @@ class Poseidon2ChainAir(Air):
         self.trace_length = BLOCK * num_permutations
         self.max_constraint_degree = 4
         self.num_transition_constraints = LANE_WIDTH
-        self.initial = [v % p2.P for v in initial]
-        self.final = [v % p2.P for v in final]
+        self.initial = [v % P for v in initial]
+        self.final = [v % P for v in final]
 
     def public_inputs(self) -> list[int]:
         return self.initial + self.final
