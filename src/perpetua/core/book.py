@@ -51,24 +51,27 @@ class Level:
 class BookSide:
     """One side of the book. ``is_bid`` decides which end of the price list is best."""
 
-    __slots__ = ("is_bid", "levels", "prices")
+    __slots__ = ("best", "is_bid", "levels", "prices")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
         self.levels: dict[int, Level] = {}
         self.prices = SortedList()
+        self.best: int | None = None
+        """Cached best price (highest bid / lowest ask), None when the side is empty."""
 
     def best_price(self) -> int | None:
-        prices = self.prices
-        if not prices:
-            return None
-        return int(prices[-1] if self.is_bid else prices[0])
+        return self.best
 
     def add(self, order: Order) -> None:
-        level = self.levels.get(order.price)
+        price = order.price
+        level = self.levels.get(price)
         if level is None:
-            level = self.levels[order.price] = Level(order.price)
-            self.prices.add(order.price)
+            level = self.levels[price] = Level(price)
+            self.prices.add(price)
+            best = self.best
+            if best is None or (price > best if self.is_bid else price < best):
+                self.best = price
         level.orders.append(order)
         level.size += order.remaining
         level.live += 1
@@ -85,13 +88,30 @@ class BookSide:
 
     def drop_level(self, price: int) -> None:
         del self.levels[price]
-        self.prices.remove(price)
+        prices = self.prices
+        prices.remove(price)
+        if price == self.best:
+            self.best = (prices[-1] if self.is_bid else prices[0]) if prices else None
 
     def prices_from_best(self, limit: int | None = None) -> Iterator[int]:
-        """Prices from the best outward, stopping past ``limit`` (inclusive bound) when given."""
+        """Prices from the best outward, stopping past ``limit`` (inclusive bound) when given.
+
+        Walks by position: matching usually stops within a few levels, and positional access into
+        the sorted list is cheaper than setting up a range iterator over it."""
+        prices = self.prices
+        n = len(prices)
         if self.is_bid:
-            return iter(self.prices.irange(minimum=limit, reverse=True))
-        return iter(self.prices.irange(maximum=limit))
+            for i in range(n - 1, -1, -1):
+                price: int = prices[i]
+                if limit is not None and price < limit:
+                    return
+                yield price
+        else:
+            for i in range(n):
+                price = prices[i]
+                if limit is not None and price > limit:
+                    return
+                yield price
 
     def depth(self, max_levels: int | None = None) -> list[tuple[int, int]]:
         """(price, total size) from the best outward."""
@@ -142,5 +162,8 @@ class OrderBook:
                 assert all(o.price == price and o.remaining > 0 for o in live), f"bad order at {price}"
                 sides = {o.side for o in live}
                 assert sides == ({1} if side.is_bid else {-1}), f"order on the wrong side at {price}"
+        for side in (self.bids, self.asks):
+            expected = (side.prices[-1] if side.is_bid else side.prices[0]) if side.prices else None
+            assert side.best == expected, f"cached best price {side.best} != {expected}"
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"book crossed at rest: bid {bid} >= ask {ask}"

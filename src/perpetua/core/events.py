@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perpetua.core.errors import CancelReason, RejectCode
+from perpetua.core.orders import OrderType
 
 
 @dataclass(slots=True)
@@ -44,7 +45,7 @@ class OrderAccepted:
     market_id: str
     client_id: str
     side: int
-    order_type: str
+    order_type: OrderType
     price: int
     size: int
     untriggered: bool

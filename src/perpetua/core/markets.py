@@ -52,7 +52,7 @@ class Market:
         ``incremental_position_size`` above the baseline (dYdX v3; we round the step count up).
         """
         excess = abs_size - self.baseline_position_size
-        if excess <= 0:
+        if excess <= 0:  # the common case first
             return self.initial_margin_ppm
         steps = ceil_div(excess, self.incremental_position_size)
         return min(PPM, self.initial_margin_ppm + steps * self.incremental_initial_margin_ppm)

@@ -34,8 +34,9 @@ from perpetua.core.state import ExchangeState
 
 _OPEN = OrderStatus.OPEN
 
-Step = tuple[Order, int, CancelReason | None]
-"""(maker, fill size, None) for a fill, or (maker, 0, reason) for the maker's cancellation."""
+Step = tuple[Order, int, CancelReason | None, int, int]
+"""(maker, fill size, None, taker fee, maker fee) for a fill, or (maker, 0, reason, 0, 0) for the
+maker's cancellation."""
 
 
 class Plan:
@@ -57,7 +58,7 @@ def _fill_allowed(
     mid = market.market_id
     markets, prices, indices = state.markets, state.oracle_prices, state.funding_indices
     after = account_totals(account, markets, prices, indices, mid, prior[0] + size_delta, prior[1] + coll_delta)
-    if after.equity >= after.initial_requirement:
+    if after[0] >= after[1]:
         return True
     before = account_totals(account, markets, prices, indices, mid, prior[0], prior[1])
     size0 = account.size(mid) + prior[0]
@@ -83,13 +84,13 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
             if maker.status is not _OPEN:
                 continue
             if maker.account_id == taker.account_id:
-                steps.append((maker, 0, CancelReason.SELF_TRADE))
+                steps.append((maker, 0, CancelReason.SELF_TRADE, 0, 0))
                 continue
             qty = remaining if remaining < maker.remaining else maker.remaining
             if taker.reduce_only:
                 pos = taker_acct.size(taker.market_id) + taker_prior[0]
                 reducible = -pos if side > 0 else pos
-                if reducible <= 0:
+                if reducible <= 0:  # the position is closed: nothing left to reduce
                     plan.stop_reason = CancelReason.REDUCE_ONLY
                     return plan
                 qty = min(qty, reducible)
@@ -101,7 +102,7 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
                 pos = maker_acct.size(maker.market_id) + mp[0]
                 reducible = pos if side > 0 else -pos
                 if reducible <= 0:
-                    steps.append((maker, 0, CancelReason.REDUCE_ONLY))
+                    steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
                     continue
                 qty = min(qty, reducible)
             cost = qty * price // res
@@ -111,12 +112,12 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
             maker_coll = side * cost - maker_fee
             taker_coll = -side * cost - taker_fee
             if not _fill_allowed(state, maker_acct, market, mp, -side * qty, maker_coll):
-                steps.append((maker, 0, CancelReason.UNDERMARGINED))
+                steps.append((maker, 0, CancelReason.UNDERMARGINED, 0, 0))
                 continue
             if not _fill_allowed(state, taker_acct, market, taker_prior, side * qty, taker_coll):
                 plan.stop_reason = CancelReason.UNDERMARGINED
                 return plan
-            steps.append((maker, qty, None))
+            steps.append((maker, qty, None, taker_fee, maker_fee))
             mp[0] -= side * qty
             mp[1] += maker_coll
             taker_prior[0] += side * qty
@@ -124,6 +125,9 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
             remaining -= qty
             plan.filled += qty
             if remaining == 0:
+                return plan
+            if taker.reduce_only and qty == reducible:
+                plan.stop_reason = CancelReason.REDUCE_ONLY  # closed the position; the rest would open one
                 return plan
     return plan
 
@@ -140,7 +144,13 @@ def _change_position(state: ExchangeState, account: Account, market_id: str, siz
 
 def settle(state: ExchangeState, account: Account, events: list[Event]) -> None:
     """Settle the account's funding before its positions change."""
-    amount = settle_funding(account, state.funding_indices)
+    indices = state.funding_indices
+    for mid, pos in account.positions.items():
+        if indices[mid] != pos.funding_index:
+            break
+    else:
+        return  # every cached index is current: nothing to settle (the common case)
+    amount = settle_funding(account, indices)
     if amount:
         events.append(FundingSettled(account.position_id, amount))
 
@@ -180,7 +190,7 @@ def apply_plan(
     side = taker.side
     touched: list[Level] = []
     settle(state, taker_acct, events)
-    for maker, qty, reason in plan.steps:
+    for maker, qty, reason, taker_fee, maker_fee in plan.steps:
         if reason is not None:
             cancel_resting(state, maker, reason, events)
             continue
@@ -188,8 +198,6 @@ def apply_plan(
         settle(state, maker_acct, events)
         price = maker.price
         cost = qty * price // res
-        taker_fee = market.fee(qty, price, market.taker_fee_ppm)
-        maker_fee = market.fee(qty, price, market.maker_fee_ppm)
         taker_acct.collateral += -side * cost - taker_fee
         maker_acct.collateral += side * cost - maker_fee
         fee_acct.collateral += taker_fee + maker_fee

@@ -108,12 +108,12 @@ def check_order_margin(
     pos = account.positions.get(mid)
     s = pos.size if pos is not None else 0
     long_worst, short_worst = s + buy, sell - s
-    old_exposure = max(abs(long_worst), abs(short_worst))
+    old_exposure = max(long_worst, short_worst, -long_worst, -short_worst)
     if side > 0:
         long_worst += size
     else:
         short_worst += size
-    new_exposure = max(abs(long_worst), abs(short_worst))
+    new_exposure = max(long_worst, short_worst, -long_worst, -short_worst)
     if new_exposure <= old_exposure:
         return
     if new_exposure > market.max_position_size:
@@ -124,21 +124,25 @@ def check_order_margin(
     prices = state.oracle_prices
     oracle = prices[mid]
     r = market.resolution
-    required = ceil_div(new_exposure * oracle * market.initial_margin_fraction_ppm(new_exposure), r * PPM)
+    imf = market.initial_margin_fraction_ppm(new_exposure)
+    required = ceil_div(new_exposure * oracle * imf, r * PPM)
     equity = account.collateral
-    if account.positions:
+    positions = account.positions
+    if positions:
         equity += unsettled_funding(account, state.funding_indices)
-    markets = state.markets
-    for other_id, other in account.positions.items():
-        m = markets[other_id]
-        p = prices[other_id]
-        equity += other.size * p // m.resolution
-        if other_id != mid:
-            required += worst_requirement(account, m, other.size, p)
-    for other_id in account.open_sizes:
-        if other_id != mid and other_id not in account.positions:
-            required += worst_requirement(account, markets[other_id], 0, prices[other_id])
-    loss_at_limit = ceil_div(max(0, side * (price - oracle)) * size, r)
+        markets = state.markets
+        for other_id, other in positions.items():
+            m = markets[other_id]
+            p = prices[other_id]
+            equity += other.size * p // m.resolution
+            if other_id != mid:
+                required += worst_requirement(account, m, other.size, p)
+    if len(account.open_sizes) > 1:
+        for other_id in account.open_sizes:
+            if other_id != mid and other_id not in positions:
+                required += worst_requirement(account, state.markets[other_id], 0, prices[other_id])
+    adverse = side * (price - oracle)
+    loss_at_limit = ceil_div(adverse * size, r) if adverse > 0 else 0
     fee = market.fee(size, price, market.taker_fee_ppm)
     if equity - loss_at_limit - fee < required:
         raise reject(

@@ -178,7 +178,7 @@ class Sequencer:
         acct.open_orders[oid] = None
         acct.client_orders[cmd.client_id] = oid
         events.append(OrderAccepted(oid, cmd.position_id, cmd.market_id, cmd.client_id, cmd.side,
-                                    cmd.order_type.value, cmd.price, cmd.size, conditional))
+                                    cmd.order_type, cmd.price, cmd.size, conditional))
         if conditional:
             order.status = _UNTRIGGERED
             if cmd.trailing_ppm is not None:
@@ -313,11 +313,11 @@ class Sequencer:
     def free_collateral(self, acct: Account) -> int:
         """Equity less the initial requirement of the worst case of positions and resting orders."""
         state = self.state
-        totals = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
+        equity, _, _ = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
         required = 0
         for mid in sorted(set(acct.positions) | set(acct.open_sizes)):
             required += worst_requirement(acct, state.markets[mid], acct.size(mid), state.oracle_prices[mid])
-        return totals.equity - required
+        return equity - required
 
     # -- helpers ---------------------------------------------------------------------------------
 
