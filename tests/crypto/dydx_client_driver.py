@@ -79,8 +79,12 @@ BUILDERS = {
 
 
 def convert(item: dict[str, Any]) -> dict[str, Any]:
-    """The client's StarkEx representation and hash, without signing."""
-    signable = BUILDERS[item["kind"]](item)
+    """The client's StarkEx representation and hash, without signing; {"error": ...} where the client
+    refuses the fields."""
+    try:
+        signable = BUILDERS[item["kind"]](item)
+    except Exception as error:
+        return {"error": repr(error)}
     fields = signable.to_starkware()._asdict()
     return {"hash": hex(signable.hash), "fields": {k: v for k, v in fields.items() if isinstance(v, int)}}
 
