@@ -26,6 +26,7 @@ that would not fit its slot (a too-wide field would silently bleed into its neig
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from perpetua.crypto.errors import MessageFieldError, Rule
 from perpetua.crypto.pedersen import pedersen_hash_unchecked as _h
@@ -167,8 +168,16 @@ class Transfer:
             _check_range("condition", self.condition, CONDITION_BOUND)
 
 
+@lru_cache(maxsize=4096)
+def _assets_hash(first: int, second: int, third: int) -> int:
+    """H(H(first, second), third): the asset prefix of an order (or transfer). A venue has a few
+    markets, so the same few triples recur and two of an order's four hashes come from here."""
+    return _h(_h(first, second), third)
+
+
 def hash_limit_order(order: LimitOrder) -> int:
-    """The message hash a trader signs for `order` (4 Pedersen hashes, ~0.2 ms)."""
+    """The message hash a trader signs for `order` (4 Pedersen hashes, 2 of them cached per market
+    and side; ~0.1 ms)."""
     if order.is_buying_synthetic:
         asset_sell, asset_buy = order.asset_id_collateral, order.asset_id_synthetic
         amount_sell, amount_buy = order.amount_collateral, order.amount_synthetic
@@ -179,7 +188,7 @@ def hash_limit_order(order: LimitOrder) -> int:
     position = order.position_id
     packed1 = (((LIMIT_ORDER_WITH_FEES << 64 | position) << 64 | position) << 64 | position)
     packed1 = ((packed1 << 32) | order.expiration_hours) << 17
-    msg = _h(_h(asset_sell, asset_buy), order.asset_id_fee)
+    msg = _assets_hash(asset_sell, asset_buy, order.asset_id_fee)
     return _h(_h(msg, packed0), packed1)
 
 
@@ -199,7 +208,7 @@ def hash_withdrawal_to_address(withdrawal: WithdrawalToAddress) -> int:
 
 def hash_transfer(transfer: Transfer) -> int:
     """The message hash of a transfer, or of a conditional transfer when it has a condition."""
-    msg = _h(_h(transfer.asset_id, transfer.asset_id_fee), transfer.receiver_public_key)
+    msg = _assets_hash(transfer.asset_id, transfer.asset_id_fee, transfer.receiver_public_key)
     if transfer.condition is None:
         kind = TRANSFER
     else:
