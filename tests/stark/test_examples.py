@@ -76,7 +76,7 @@ def test_update_with_different_siblings_cannot_be_proven(
         path: tuple[list[list[int]], list[int], list[int], int]) -> None:
     """The new leaf hashed along another path gives a root the AIR must not accept."""
     siblings, old, new, index = path
-    t_old, r_old = path_trace([old], siblings, index)
+    _, r_old = path_trace([old], siblings, index)
     other = [list(s) for s in siblings]
     other[3][0] = (other[3][0] + 1) % P
     t_new, r_new = path_trace([new], other, index)
