@@ -22,7 +22,7 @@ def unsettled_funding(account: Account, funding_indices: Mapping[str, int]) -> i
     """Collateral quantums the account would receive (negative: pay) if settled now, floored."""
     owed = 0
     for market_id, pos in account.positions.items():
-        delta = funding_indices.get(market_id, 0) - pos.funding_index
+        delta = funding_indices[market_id] - pos.funding_index
         if delta:
             owed -= delta * pos.size
     return owed // FUNDING_INDEX_ONE if owed else 0
@@ -36,5 +36,5 @@ def settle_funding(account: Account, funding_indices: Mapping[str, int]) -> int:
     amount = unsettled_funding(account, funding_indices)
     account.collateral += amount
     for market_id, pos in account.positions.items():
-        pos.funding_index = funding_indices.get(market_id, 0)
+        pos.funding_index = funding_indices[market_id]
     return amount

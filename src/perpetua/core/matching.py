@@ -14,7 +14,8 @@ Rules:
 - the maker's price is the fill price;
 - self-trade prevention cancels the resting (maker) order and matching continues;
 - a reduce-only order is clipped to the position it can still reduce; when nothing is left, a taker
-  stops and a maker is canceled;
+  stops and a maker is canceled (so matching only moves past a maker it filled or canceled: the book
+  cannot be left crossed);
 - if a fill would leave the maker's account below initial margin without reducing its risk, the maker
   order is canceled; for the taker, matching stops and the remainder is canceled (UNDERMARGINED);
 - fees: taker pays ``taker_fee_ppm``, maker ``maker_fee_ppm`` (both rounded up), to the fee position.
@@ -118,6 +119,10 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
                 plan.stop_reason = CancelReason.UNDERMARGINED
                 return plan
             steps.append((maker, qty, None, taker_fee, maker_fee))
+            if maker.reduce_only and qty < maker.remaining and qty < remaining:
+                # The maker's position is now closed: its rest could only open one. Cancel it, so
+                # matching never moves past a maker that is still resting (the book must not cross).
+                steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
             mp[0] -= side * qty
             mp[1] += maker_coll
             taker_prior[0] += side * qty

@@ -101,19 +101,27 @@ def check_post_only(state: ExchangeState, market_id: str, side: int, price: int)
 def check_order_margin(
     state: ExchangeState, account: Account, market: Market, side: int, size: int, price: int
 ) -> None:
-    """The order-margin rule of the module docstring (also enforces the maximum position size)."""
+    """The order-margin rule of the module docstring (also enforces the maximum position size).
+
+    Runs for every order that adds risk, so it is written flat: no helper calls on the common path
+    (one market, current funding), the same arithmetic as ``worst_requirement`` otherwise.
+    """
     mid = market.market_id
     open_sizes = account.open_sizes.get(mid)
-    buy, sell = (open_sizes[0], open_sizes[1]) if open_sizes else (0, 0)
     pos = account.positions.get(mid)
     s = pos.size if pos is not None else 0
-    long_worst, short_worst = s + buy, sell - s
-    old_exposure = max(long_worst, short_worst, -long_worst, -short_worst)
+    if open_sizes is None:
+        long_worst, short_worst = s, -s
+    else:
+        long_worst, short_worst = s + open_sizes[0], open_sizes[1] - s
+    # exposure = max(|long_worst|, |short_worst|) = max(long_worst, short_worst): one of them is >= 0
+    # and each is >= minus the other (long_worst + short_worst = buy + sell >= 0).
+    old_exposure = long_worst if long_worst > short_worst else short_worst
     if side > 0:
         long_worst += size
     else:
         short_worst += size
-    new_exposure = max(long_worst, short_worst, -long_worst, -short_worst)
+    new_exposure = long_worst if long_worst > short_worst else short_worst
     if new_exposure <= old_exposure:
         return
     if new_exposure > market.max_position_size:
@@ -124,26 +132,32 @@ def check_order_margin(
     prices = state.oracle_prices
     oracle = prices[mid]
     r = market.resolution
-    imf = market.initial_margin_fraction_ppm(new_exposure)
-    required = ceil_div(new_exposure * oracle * imf, r * PPM)
+    imf = (
+        market.initial_margin_ppm
+        if new_exposure <= market.baseline_position_size
+        else market.initial_margin_fraction_ppm(new_exposure)
+    )
+    required = -((-new_exposure * oracle * imf) // (r * PPM))
     equity = account.collateral
     positions = account.positions
     if positions:
         equity += unsettled_funding(account, state.funding_indices)
         markets = state.markets
         for other_id, other in positions.items():
-            m = markets[other_id]
-            p = prices[other_id]
-            equity += other.size * p // m.resolution
-            if other_id != mid:
+            if other_id == mid:
+                equity += other.size * oracle // r
+            else:
+                m = markets[other_id]
+                p = prices[other_id]
+                equity += other.size * p // m.resolution
                 required += worst_requirement(account, m, other.size, p)
     if len(account.open_sizes) > 1:
         for other_id in account.open_sizes:
             if other_id != mid and other_id not in positions:
                 required += worst_requirement(account, state.markets[other_id], 0, prices[other_id])
     adverse = side * (price - oracle)
-    loss_at_limit = ceil_div(adverse * size, r) if adverse > 0 else 0
-    fee = market.fee(size, price, market.taker_fee_ppm)
+    loss_at_limit = -((-adverse * size) // r) if adverse > 0 else 0
+    fee = -((-size * price * market.taker_fee_ppm) // (r * PPM))
     if equity - loss_at_limit - fee < required:
         raise reject(
             RejectCode.INSUFFICIENT_MARGIN, "size",
