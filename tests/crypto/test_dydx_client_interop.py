@@ -36,7 +36,7 @@ from perpetua.crypto.messages import (
     hash_withdrawal,
 )
 from perpetua.crypto.signatures import Signature, sign, verify
-from tests.crypto.conftest import DydxClient
+from tests.crypto.conftest import DydxClient, needs_keccak
 
 pytestmark = pytest.mark.slow
 
@@ -157,9 +157,9 @@ def test_orders_signed_by_perpetua_verify_with_the_client(dydx_client: DydxClien
     assert dydx_client("verify", [*items, forged]) == [True] * len(items) + [False]
 
 
-def _transfer_items(rng: random.Random) -> list[dict[str, Any]]:
+def _transfer_items(rng: random.Random, kinds: list[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for kind in ["withdrawal", "transfer", "conditional_transfer"] * 2:
+    for kind in kinds:
         expiration_ms = rng.randint(1_600_000_000_000, 2_000_000_000_000)
         receiver = public_key(private_key_from_seed(rng.randbytes(8)))
         items.append(
@@ -209,9 +209,7 @@ def _perpetua_message_hash(item: dict[str, Any]) -> int:
     return hash_transfer(message)
 
 
-def test_withdrawals_and_transfers_both_ways(dydx_client: DydxClient) -> None:
-    rng = random.Random(153)
-    items = _transfer_items(rng)
+def _both_ways(dydx_client: DydxClient, items: list[dict[str, Any]]) -> None:
     answers = dydx_client("sign", items)
     for item, answer in zip(items, answers, strict=True):
         msg_hash = _perpetua_message_hash(item)
@@ -220,6 +218,15 @@ def test_withdrawals_and_transfers_both_ways(dydx_client: DydxClient) -> None:
         assert verify(int(item["public_key"], 16), msg_hash, signature.r, signature.s), item["kind"]
         item["signature"] = sign(int(item["private_key"], 16), msg_hash).to_hex()
     assert dydx_client("verify", items) == [True] * len(items)
+
+
+def test_withdrawals_and_transfers_both_ways(dydx_client: DydxClient) -> None:
+    _both_ways(dydx_client, _transfer_items(random.Random(153), ["withdrawal", "transfer"] * 3))
+
+
+@needs_keccak
+def test_conditional_transfers_both_ways(dydx_client: DydxClient) -> None:
+    _both_ways(dydx_client, _transfer_items(random.Random(154), ["conditional_transfer"] * 3))
 
 
 def test_client_request_signatures_authenticate_in_perpetua(dydx_client: DydxClient) -> None:
@@ -264,6 +271,7 @@ def vars_of(credentials: ApiKeyCredentials) -> dict[str, str]:
     return {"key": credentials.key, "secret": credentials.secret, "passphrase": credentials.passphrase}
 
 
+@needs_keccak
 def test_default_credentials_match_the_client(dydx_client: DydxClient) -> None:
     items = [
         {"eth_private_key": "0x" + random.Random(seed).randbytes(32).hex(), "network_id": int(network)}

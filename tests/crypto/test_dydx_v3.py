@@ -42,6 +42,7 @@ from perpetua.crypto.keccak import dydx_private_key_from_bytes, fact_to_conditio
 from perpetua.crypto.keys import public_key
 from perpetua.crypto.messages import hash_limit_order, hash_transfer, hash_withdrawal
 from perpetua.crypto.signatures import Signature, sign, verify
+from tests.crypto.conftest import needs_keccak
 
 
 def _order_from(case: dict[str, Any], **overrides: Any) -> Any:
@@ -124,6 +125,7 @@ def test_transfer_vectors(dydx_vectors: dict[str, Any]) -> None:
         assert sign(int(case["private_key"], 16), hash_transfer(transfer)).to_hex() == case["signature"]
 
 
+@needs_keccak
 def test_conditional_transfer_vectors(dydx_vectors: dict[str, Any]) -> None:
     for case in dydx_vectors["conditional_transfers"]["cases"]:
         transfer = build_conditional_transfer(
@@ -146,6 +148,7 @@ def test_nonce_vectors(dydx_vectors: dict[str, Any]) -> None:
         assert nonce_from_client_id(client_id) == nonce
 
 
+@needs_keccak
 def test_condition_and_fact_vectors(dydx_vectors: dict[str, Any]) -> None:
     section = dydx_vectors["conditions"]
     for case in section["fact_to_condition"]:
@@ -158,11 +161,13 @@ def test_condition_and_fact_vectors(dydx_vectors: dict[str, Any]) -> None:
         assert fact.hex() == case["fact"]
 
 
+@needs_keccak
 def test_private_key_from_bytes_vectors(dydx_vectors: dict[str, Any]) -> None:
     for data_hex, expected in dydx_vectors["private_key_from_bytes"]["cases"]:
         assert dydx_private_key_from_bytes(bytes.fromhex(data_hex)) == int(expected, 16)
 
 
+@needs_keccak
 def test_erc20_fact_rejects_excess_precision() -> None:
     with pytest.raises(AmountConversionError) as raised:
         transfer_erc20_fact("0x" + "12" * 20, 3, "1.2345", "0x" + "aa" * 20, 1)

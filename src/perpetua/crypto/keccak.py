@@ -24,7 +24,7 @@ def keccak256(data: bytes) -> bytes:
     """
     try:
         from Crypto.Hash import keccak
-    except ImportError:  # pragma: no cover - exercised only where the dependency is absent
+    except ImportError:
         raise DependencyError(
             "keccak", Rule.UNAVAILABLE, f"keccak256 needs {KECCAK_DEPENDENCY} (Crypto.Hash.keccak)"
         ) from None
