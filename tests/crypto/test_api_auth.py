@@ -98,6 +98,7 @@ def test_url_encoded_target_still_verifies(hmac_cases: dict[str, Any]) -> None:
         ({"api_key": "00000000-0000-0000-0000-000000000000"}, "api_key.mismatch"),
         ({"raw_body": "[1, 2]"}, "body.malformed"),
         ({"raw_body": "{not json"}, "body.malformed"),
+        ({"raw_body": b"\xff\xfe"}, "body.malformed"),
     ],
 )
 def test_tampered_requests_are_rejected(hmac_cases: dict[str, Any], overrides: dict[str, Any], code: str) -> None:

@@ -73,6 +73,14 @@ def test_process_pool_matches_inline(workers: int) -> None:
         assert pool.admit_orders(orders) == admitted
 
 
+def test_submitted_batches_complete_in_input_order() -> None:
+    first, first_expected = _checks(7)
+    second, second_expected = _checks(4)
+    with VerifierPool(workers=2) as pool:
+        futures = [pool.submit_verify(first), pool.submit_verify(second), pool.submit_verify([])]
+        assert [future.result(timeout=60) for future in futures] == [first_expected, second_expected, []]
+
+
 def test_garbage_inputs_are_false_not_crashes() -> None:
     with VerifierPool(workers=1) as pool:
         assert pool.verify_batch([(0, 0, 0, 0), (2**300, 1, 1, 1), (-1, -1, -1, -1)]) == [False, False, False]

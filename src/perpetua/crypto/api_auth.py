@@ -76,7 +76,10 @@ def body_to_sign(raw_body: bytes | str) -> str:
     Raises:
         AuthenticationError: body.malformed when the body is not a JSON object.
     """
-    text = raw_body.decode("utf-8", errors="strict") if isinstance(raw_body, bytes) else raw_body
+    try:
+        text = raw_body.decode("utf-8") if isinstance(raw_body, bytes) else raw_body
+    except UnicodeDecodeError:
+        raise AuthenticationError("body", Rule.MALFORMED, "the request body is not UTF-8") from None
     if not text.strip():
         return ""
     try:

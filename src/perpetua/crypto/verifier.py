@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
@@ -72,29 +73,54 @@ class VerifierPool:
         """One worker per core this process may run on, leaving one for the sequencer."""
         return max(1, len(os.sched_getaffinity(0)) - 1)
 
-    def _map(self, function: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:
+    def _submit(self, function: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> Future[list[R]]:
+        """One future for the whole batch: the chunks' answers joined in input order."""
         if self._closed:
             raise RuntimeError("the verifier pool is closed")
-        if not items:
-            return []
+        combined: Future[list[R]] = Future()
         executor = self._executor
-        if executor is None:
-            return function(items)
-        futures: list[Future[list[R]]] = [
-            executor.submit(function, chunk) for chunk in _chunks(items, self.workers)
-        ]
-        results: list[R] = []
-        for future in futures:
-            results.extend(future.result())
-        return results
+        if executor is None or not items:
+            try:
+                combined.set_result(function(items) if items else [])
+            except Exception as error:
+                combined.set_exception(error)
+            return combined
+        parts = [executor.submit(function, chunk) for chunk in _chunks(items, self.workers)]
+        lock = threading.Lock()
+        pending = [len(parts)]
+
+        def on_done(part: Future[list[R]]) -> None:
+            with lock:
+                if combined.done():
+                    return
+                error = part.exception()
+                if error is not None:
+                    combined.set_exception(error)
+                    return
+                pending[0] -= 1
+                if pending[0] == 0:
+                    combined.set_result([answer for each in parts for answer in each.result()])
+
+        for part in parts:
+            part.add_done_callback(on_done)
+        return combined
+
+    def submit_verify(self, checks: Sequence[SignatureCheck]) -> Future[list[bool]]:
+        """Start verifying a batch; the future's result is `verify_batch`'s. For an event loop:
+        `await asyncio.wrap_future(pool.submit_verify(batch))`."""
+        return self._submit(verify_many, checks)
+
+    def submit_admit(self, checks: Sequence[OrderCheck]) -> Future[list[int | None]]:
+        """Start hashing and verifying a batch of orders; the future's result is `admit_orders`'s."""
+        return self._submit(admit_orders, checks)
 
     def verify_batch(self, checks: Sequence[SignatureCheck]) -> list[bool]:
         """Verify every (public_key, msg_hash, r, s); booleans in input order."""
-        return self._map(verify_many, checks)
+        return self.submit_verify(checks).result()
 
     def admit_orders(self, checks: Sequence[OrderCheck]) -> list[int | None]:
         """Hash and verify every (order, public_key, r, s); the hash or None, in input order."""
-        return self._map(admit_orders, checks)
+        return self.submit_admit(checks).result()
 
     def warm_up(self) -> None:
         """Start every worker now (they import fast-stark-crypto once) rather than on first use."""
