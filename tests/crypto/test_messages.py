@@ -15,15 +15,18 @@ from perpetua.crypto.errors import MessageFieldError
 from perpetua.crypto.messages import (
     ORDER_ID_SHIFT,
     LimitOrder,
+    OraclePrice,
     Transfer,
     Withdrawal,
     WithdrawalToAddress,
     hash_limit_order,
+    hash_oracle_price,
     hash_transfer,
     hash_withdrawal,
     hash_withdrawal_to_address,
     order_id,
 )
+from perpetua.crypto.pedersen import pedersen_hash
 
 
 def _single(section: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -215,3 +218,23 @@ def test_order_id_is_the_top_64_of_251_bits() -> None:
     with pytest.raises(MessageFieldError) as raised:
         order_id(2**251)
     assert raised.value.code == "message_hash.out_of_range"
+
+
+def test_oracle_price_packing() -> None:
+    """The packing stark-perpetual's `stark_cli_test.py` states for oracle "Maker", pair "BTCUSD"
+    (padded to 16 bytes), price 0xac9f3163ad52b000 and timestamp 0x5f590c1e."""
+    price = OraclePrice(
+        oracle_name=0x4D616B6572,
+        asset_pair=0x42544355534400000000000000000000,
+        price=0xAC9F3163AD52B000,
+        timestamp_s=0x5F590C1E,
+    )
+    assert price.signed_asset_id == 0x425443555344000000000000000000004D616B6572
+    assert hash_oracle_price(price) == pedersen_hash(
+        0x425443555344000000000000000000004D616B6572, 0xAC9F3163AD52B0005F590C1E
+    )
+    with pytest.raises(MessageFieldError) as raised:
+        dataclasses.replace(price, oracle_name=2**40)
+    assert raised.value.code == "oracle_name.out_of_range"
+    with pytest.raises(MessageFieldError):
+        dataclasses.replace(price, price=2**120)

@@ -19,6 +19,7 @@ from perpetua.crypto.keys import (
     ECDSA_BOUND,
     FIELD_PRIME,
     check_public_key,
+    check_public_key_point,
     generate_private_key,
     is_valid_public_key,
     parse_hex_key,
@@ -212,3 +213,23 @@ def test_signature_hex_layout() -> None:
     text = signature.to_hex()
     assert text == "0" * 63 + "5" + "0" * 61 + "abc"
     assert Signature.from_hex(text.upper()) == signature
+
+
+def test_public_key_points_from_the_client() -> None:
+    """(x, y) pairs from dydx-v3-python 2.1.0 tests (test_helpers.py, test_onboarding.py)."""
+    points = [
+        (
+            0x69A33D37101D7089B606F92E4B41553C237A474AD9D6F62EEB6708415F98F4D,
+            0x717E78B98A53888AA7685B91137FA01B9336CE7D25F874DBFB8D752C6AC610D,
+        ),
+        (
+            0x39D88860B99B1809A63ADD01F7DFA59676AE006BBCDF38FF30B6A69DCF55ED3,
+            0x2BDD58A2C2ACB241070BC5D55659A85BBA65211890A8C47019A33902ABA8400,
+        ),
+    ]
+    for x, y in points:
+        check_public_key_point(x, y)
+        check_public_key_point(x, FIELD_PRIME - y)  # the other point with this x
+        with pytest.raises(KeyValidationError) as raised:
+            check_public_key_point(x, y + 1)
+        assert raised.value.code == "public_key_y.not_on_curve"

@@ -92,6 +92,21 @@ def check_public_key(x: int, field: str = "public_key") -> None:
         raise KeyValidationError(field, Rule.NOT_ON_CURVE, "no point on the STARK curve has this x", x)
 
 
+def check_public_key_point(x: int, y: int) -> None:
+    """Raise unless (x, y) is a point of the STARK curve: what a v3 client sends as starkKey and
+    starkKeyYCoordinate. (Only x is ever signed against; y lets a client state its point.)
+
+    Raises:
+        KeyValidationError: public_key.out_of_range, public_key_y.out_of_range,
+            public_key_y.not_on_curve.
+    """
+    check_public_key(x)
+    if not 0 <= y < FIELD_PRIME:
+        raise KeyValidationError("public_key_y", Rule.OUT_OF_RANGE, "must be in [0, FIELD_PRIME)", y)
+    if (y * y - (x * x * x + ALPHA * x + BETA)) % FIELD_PRIME != 0:
+        raise KeyValidationError("public_key_y", Rule.NOT_ON_CURVE, "(x, y) is not on the STARK curve", y)
+
+
 def parse_hex_key(text: str, field: str = "public_key") -> int:
     """Parse a STARK key written in hex, with or without 0x (as the v3 API sends `starkKey`).
 

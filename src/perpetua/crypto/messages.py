@@ -18,6 +18,8 @@ Pedersen hash.
         m = H(H(asset, asset_fee), receiver_public_key)          [then H(m, condition) for type 5]
         H(H(m, sender(64) | receiver(64) | fee_position(64) | nonce(32)),
           type | amount(64) | max_fee(64) | expiration_hours(32) | 0(81))
+    oracle price (signed by each oracle, `get_price_msg`):
+        H(asset_pair(128) | oracle_name(40), price(120) | timestamp_s(32))
 
 Every field is range-checked when the message is built, so a hash is never computed over a value
 that would not fit its slot (a too-wide field would silently bleed into its neighbour).
@@ -48,6 +50,11 @@ COLLATERAL_ASSET_ID_BOUND = 2**250
 PUBLIC_KEY_BOUND = 2**251
 CONDITION_BOUND = 2**251
 ETH_ADDRESS_BOUND = 2**160
+ORACLE_NAME_BOUND = 2**40
+ASSET_PAIR_BOUND = 2**128
+EXTERNAL_PRICE_BOUND = 2**120
+"""Signed oracle prices: 10^18 = 1.0, below 2^120 (stark-perpetual `definitions/constants.cairo`)."""
+TIMESTAMP_BOUND = 2**32
 SIGNED_MESSAGE_BOUND = 2**251
 ORDER_ID_SHIFT = SIGNED_MESSAGE_BOUND // 2**64
 """order_id = message_hash // 2^187: the top 64 of the 251 bits (stark-perpetual `order/order.cairo`)."""
@@ -219,6 +226,34 @@ def hash_transfer(transfer: Transfer) -> int:
     packed1 = ((kind << 64 | transfer.amount) << 64 | transfer.max_amount_fee) << 32
     packed1 = (packed1 | transfer.expiration_hours) << 81
     return _h(_h(msg, packed0), packed1)
+
+
+@dataclass(frozen=True, slots=True)
+class OraclePrice:
+    """One oracle's signed price for an asset pair (dYdX: asset pair like b"BTCUSD" padded to 16
+    bytes, oracle name like b"Maker"); the signed_asset_id StarkEx configures is
+    asset_pair * 2^40 + oracle_name."""
+
+    oracle_name: int
+    asset_pair: int
+    price: int
+    """External price, fixed point with 10^18 = 1.0."""
+    timestamp_s: int
+
+    def __post_init__(self) -> None:
+        _check_range("oracle_name", self.oracle_name, ORACLE_NAME_BOUND)
+        _check_range("asset_pair", self.asset_pair, ASSET_PAIR_BOUND)
+        _check_range("price", self.price, EXTERNAL_PRICE_BOUND)
+        _check_range("timestamp_s", self.timestamp_s, TIMESTAMP_BOUND)
+
+    @property
+    def signed_asset_id(self) -> int:
+        return self.asset_pair << 40 | self.oracle_name
+
+
+def hash_oracle_price(price: OraclePrice) -> int:
+    """The message hash an oracle signs for one price."""
+    return _h(price.signed_asset_id, price.price << 32 | price.timestamp_s)
 
 
 def order_id(message_hash: int) -> int:
