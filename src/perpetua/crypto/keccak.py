@@ -23,7 +23,7 @@ def keccak256(data: bytes) -> bytes:
         DependencyError: keccak.unavailable when pycryptodome is not installed.
     """
     try:
-        from Crypto.Hash import keccak
+        from Crypto.Hash import keccak  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise DependencyError(
             "keccak", Rule.UNAVAILABLE, f"keccak256 needs {KECCAK_DEPENDENCY} (Crypto.Hash.keccak)"
