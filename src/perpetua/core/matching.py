@@ -30,10 +30,13 @@ from perpetua.core.events import Event, FundingSettled, OrderCanceled, OrderFill
 from perpetua.core.funding import settle_funding
 from perpetua.core.markets import Market
 from perpetua.core.orders import Order, OrderStatus
+from perpetua.core.quantities import PPM
 from perpetua.core.risk import account_totals, is_valid_trade
 from perpetua.core.state import ExchangeState
 
 _OPEN = OrderStatus.OPEN
+_FILLED = OrderStatus.FILLED
+_CANCELED = OrderStatus.CANCELED
 
 Step = tuple[Order, int, CancelReason | None, int, int]
 """(maker, fill size, None, taker fee, maker fee) for a fill, or (maker, 0, reason, 0, 0) for the
@@ -77,7 +80,8 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
     taker_prior = [0, 0]
     maker_prior: dict[int, list[int]] = {}
     res = market.resolution
-    fee = market.fee
+    fee_den = res * PPM
+    # Fees as in Market.fee (rounded up), inlined: this loop runs once per fill.
     taker_fee_ppm, maker_fee_ppm = market.taker_fee_ppm, market.maker_fee_ppm
     levels = opposite.levels
     for price in opposite.prices_from_best(taker.price):
@@ -107,8 +111,8 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
                     continue
                 qty = min(qty, reducible)
             cost = qty * price // res
-            taker_fee = fee(qty, price, taker_fee_ppm)
-            maker_fee = fee(qty, price, maker_fee_ppm)
+            taker_fee = -((-qty * price * taker_fee_ppm) // fee_den)
+            maker_fee = -((-qty * price * maker_fee_ppm) // fee_den)
             # A buyer pays the cost, a seller receives it; both pay their fee.
             maker_coll = side * cost - maker_fee
             taker_coll = -side * cost - taker_fee
@@ -137,16 +141,6 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
     return plan
 
 
-def _change_position(state: ExchangeState, account: Account, market_id: str, size_delta: int) -> None:
-    pos = account.positions.get(market_id)
-    if pos is None:
-        account.positions[market_id] = Position(size_delta, state.funding_indices[market_id])
-        return
-    pos.size += size_delta
-    if pos.size == 0:
-        del account.positions[market_id]
-
-
 def settle(state: ExchangeState, account: Account, events: list[Event]) -> None:
     """Settle the account's funding before its positions change."""
     indices = state.funding_indices
@@ -169,65 +163,103 @@ def retire_order(state: ExchangeState, order: Order, status: OrderStatus) -> Non
     del acct.client_orders[order.client_id]
 
 
-def release_open_size(account: Account, order: Order, size: int) -> None:
-    """Take ``size`` of a resting order off the account's open-order exposure."""
-    sizes = account.open_sizes[order.market_id]
-    sizes[0 if order.side > 0 else 1] -= size
-
-
 def cancel_resting(state: ExchangeState, order: Order, reason: CancelReason, events: list[Event]) -> None:
-    """Cancel an OPEN order resting in the book."""
-    state.books[order.market_id].side_of(order.side).remove(order)
-    release_open_size(state.accounts[order.account_id], order, order.remaining)
-    retire_order(state, order, OrderStatus.CANCELED)
-    events.append(OrderCanceled(order.order_id, order.account_id, order.market_id, order.remaining, reason))
+    """Cancel an OPEN order resting in the book: off its level, off the account's open-order exposure,
+    out of the live indices (``retire_order``, inlined)."""
+    book = state.books[order.market_id]
+    oid, remaining = order.order_id, order.remaining
+    acct = state.accounts[order.account_id]
+    if order.side > 0:
+        book.bids.remove(order)
+        acct.open_sizes[order.market_id][0] -= remaining
+    else:
+        book.asks.remove(order)
+        acct.open_sizes[order.market_id][1] -= remaining
+    order.status = _CANCELED
+    del state.orders[oid]
+    del acct.open_orders[oid]
+    del acct.client_orders[order.client_id]
+    events.append(OrderCanceled(oid, order.account_id, order.market_id, remaining, reason))
 
 
 def apply_plan(
     state: ExchangeState, taker: Order, market: Market, opposite: BookSide, plan: Plan, events: list[Event]
 ) -> None:
-    """Carry out a plan: fills and maker cancellations, in order."""
+    """Carry out a plan: fills and maker cancellations, in order.
+
+    Per fill: settle both accounts' funding, move collateral (cost and fees), move positions, shrink
+    both orders and the level, retire a filled maker (as ``retire_order`` does), emit ``OrderFilled``.
+    Inlined on purpose: this loop runs once per fill.
+    """
     accounts = state.accounts
+    orders = state.orders
+    indices = state.funding_indices
     taker_acct = accounts[taker.account_id]
     fee_acct = state.fee_account
     mid = market.market_id
     res = market.resolution
     side = taker.side
+    maker_slot = 1 if side > 0 else 0  # the maker rests on the other side: index into open_sizes
+    index_now = indices[mid]
+    levels = opposite.levels
     touched: list[Level] = []
     settle(state, taker_acct, events)
+    taker_positions = taker_acct.positions
     for maker, qty, reason, taker_fee, maker_fee in plan.steps:
         if reason is not None:
             cancel_resting(state, maker, reason, events)
             continue
         maker_acct = accounts[maker.account_id]
-        settle(state, maker_acct, events)
+        maker_positions = maker_acct.positions
+        for pmid, held in maker_positions.items():
+            if indices[pmid] != held.funding_index:
+                settle(state, maker_acct, events)
+                break
         price = maker.price
         cost = qty * price // res
         taker_acct.collateral += -side * cost - taker_fee
         maker_acct.collateral += side * cost - maker_fee
         fee_acct.collateral += taker_fee + maker_fee
-        _change_position(state, taker_acct, mid, side * qty)
-        _change_position(state, maker_acct, mid, -side * qty)
+        # Positions: a new one starts at the current funding index; one back at zero is removed.
+        delta = side * qty
+        taker_pos = taker_positions.get(mid)
+        if taker_pos is None:
+            taker_positions[mid] = Position(delta, index_now)
+        else:
+            taker_pos.size += delta
+            if taker_pos.size == 0:
+                del taker_positions[mid]
+        maker_pos = maker_positions.get(mid)
+        if maker_pos is None:
+            maker_positions[mid] = Position(-delta, index_now)
+        else:
+            maker_pos.size -= delta
+            if maker_pos.size == 0:
+                del maker_positions[mid]
         taker.remaining -= qty
-        maker.remaining -= qty
-        level = opposite.levels[price]
+        maker_remaining = maker.remaining = maker.remaining - qty
+        level = levels[price]
         level.size -= qty
-        release_open_size(maker_acct, maker, qty)
-        if maker.remaining == 0:
+        maker_acct.open_sizes[mid][maker_slot] -= qty
+        if maker_remaining == 0:
             level.live -= 1
-            retire_order(state, maker, OrderStatus.FILLED)
+            maker.status = _FILLED
+            oid = maker.order_id
+            del orders[oid]
+            del maker_acct.open_orders[oid]
+            del maker_acct.client_orders[maker.client_id]
             touched.append(level)
         fill_id = state.next_fill_id
         state.next_fill_id = fill_id + 1
         events.append(
             OrderFilled(
                 fill_id, mid, price, qty, taker.order_id, taker.account_id, side, taker_fee,
-                maker.order_id, maker.account_id, maker_fee, taker.remaining, maker.remaining,
+                maker.order_id, maker.account_id, maker_fee, taker.remaining, maker_remaining,
             )
         )
     for level in touched:
         if level.live == 0:
-            if opposite.levels.get(level.price) is level:
+            if levels.get(level.price) is level:
                 opposite.drop_level(level.price)
         else:
             level.drop_dead_front()

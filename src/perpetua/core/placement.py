@@ -16,7 +16,7 @@ from __future__ import annotations
 from perpetua.core.accounts import Account
 from perpetua.core.commands import PlaceOrder
 from perpetua.core.errors import RejectCode, RejectedError
-from perpetua.core.funding import unsettled_funding
+from perpetua.core.funding import FUNDING_INDEX_ONE
 from perpetua.core.markets import Market
 from perpetua.core.orders import CONDITIONAL_TYPES, MARKET_LIKE_TYPES, OrderType, TimeInForce, TriggerSource
 from perpetua.core.quantities import PPM, ceil_div
@@ -141,16 +141,21 @@ def check_order_margin(
     equity = account.collateral
     positions = account.positions
     if positions:
-        equity += unsettled_funding(account, state.funding_indices)
-        markets = state.markets
+        indices = state.funding_indices
+        owed = 0  # unsettled funding, as funding.unsettled_funding computes it
         for other_id, other in positions.items():
+            delta_index = indices[other_id] - other.funding_index
+            if delta_index:
+                owed -= delta_index * other.size
             if other_id == mid:
                 equity += other.size * oracle // r
             else:
-                m = markets[other_id]
+                m = state.markets[other_id]
                 p = prices[other_id]
                 equity += other.size * p // m.resolution
                 required += worst_requirement(account, m, other.size, p)
+        if owed:
+            equity += owed // FUNDING_INDEX_ONE
     if len(account.open_sizes) > 1:
         for other_id in account.open_sizes:
             if other_id != mid and other_id not in positions:

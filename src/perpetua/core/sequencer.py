@@ -19,6 +19,7 @@ import heapq
 from collections.abc import Callable, Iterable
 
 from perpetua.core.accounts import Account
+from perpetua.core.book import OrderBook
 from perpetua.core.commands import (
     CancelAllOrders,
     CancelOrder,
@@ -192,8 +193,13 @@ class Sequencer:
 
     def _cancel_order(self, cmd: CancelOrder, events: list[Event]) -> None:
         state = self.state
-        acct = self._account(cmd.position_id)
         order = state.orders.get(cmd.order_id)
+        if order is not None and order.account_id == cmd.position_id and order.status is _OPEN:
+            cancel_resting(state, order, CancelReason.USER_CANCELED, events)  # the common case first
+            if state.triggers[order.market_id].count:
+                self._run_triggers(order.market_id, events)
+            return
+        acct = self._account(cmd.position_id)
         if order is None:
             if 0 < cmd.order_id < state.next_order_id:
                 raise reject(RejectCode.ORDER_NOT_OPEN, "order_id", f"order {cmd.order_id} is already filled or canceled")
@@ -222,35 +228,43 @@ class Sequencer:
         """Match an admitted order; rest what is left of a GTT limit order, cancel the rest otherwise."""
         state = self.state
         book = state.books[order.market_id]
-        opposite = book.asks if order.side > 0 else book.bids
-        best = opposite.best_price()
-        crosses = best is not None and (best <= order.price if order.side > 0 else best >= order.price)
+        if order.side > 0:
+            opposite = book.asks
+            crosses = opposite.best is not None and opposite.best <= order.price
+        else:
+            opposite = book.bids
+            crosses = opposite.best is not None and opposite.best >= order.price
+        tif = order.time_in_force
         stop_reason: CancelReason | None = None
         if crosses:
             plan = plan_match(state, order, market, opposite)
-            if order.time_in_force is _FOK and plan.filled < order.remaining:
+            if tif is _FOK and plan.filled < order.remaining:
                 self._finish(order, CancelReason.FOK_NOT_FILLABLE, events)
                 return
             apply_plan(state, order, market, opposite, plan, events)
+            if order.remaining == 0:
+                retire_order(state, order, OrderStatus.FILLED)
+                return
             stop_reason = plan.stop_reason
-        elif order.time_in_force is _FOK:
-            self._finish(order, CancelReason.FOK_NOT_FILLABLE, events)
-            return
-        if order.remaining == 0:
-            retire_order(state, order, OrderStatus.FILLED)
-        elif stop_reason is not None:
+        if stop_reason is not None:
             self._finish(order, stop_reason, events)
-        elif order.time_in_force is _GTT and order.order_type not in MARKET_LIKE_TYPES:
-            book.side_of(order.side).add(order)
-            acct = state.accounts[order.account_id]
-            sizes = acct.open_sizes.get(order.market_id)
-            if sizes is None:
-                sizes = acct.open_sizes[order.market_id] = [0, 0]
-            sizes[0 if order.side > 0 else 1] += order.remaining
-            if order.expires_at_ns is not None:
-                state.push_expiry(order)
+        elif tif is _GTT and order.order_type not in MARKET_LIKE_TYPES:
+            self._rest(order, book)
         else:
-            self._finish(order, CancelReason.IOC_REMAINDER, events)
+            self._finish(order, CancelReason.FOK_NOT_FILLABLE if tif is _FOK else CancelReason.IOC_REMAINDER, events)
+
+    def _rest(self, order: Order, book: OrderBook) -> None:
+        """Put an order in the book and count it in its account's open-order exposure."""
+        state = self.state
+        sizes = state.accounts[order.account_id].open_sizes.setdefault(order.market_id, [0, 0])
+        if order.side > 0:
+            book.bids.add(order)
+            sizes[0] += order.remaining
+        else:
+            book.asks.add(order)
+            sizes[1] += order.remaining
+        if order.expires_at_ns is not None:
+            state.push_expiry(order)
 
     def _finish(self, order: Order, reason: CancelReason, events: list[Event]) -> None:
         """Cancel the unfilled rest of an order that is not resting in the book."""
