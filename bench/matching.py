@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from perpetua.core.commands import (  # noqa: E402
+from perpetua.core.commands import (
     CancelOrder,
     Command,
     CreateAccount,
@@ -32,10 +32,10 @@ from perpetua.core.commands import (  # noqa: E402
     PlaceOrder,
     SetOraclePrice,
 )
-from perpetua.core.events import OrderAccepted  # noqa: E402
-from perpetua.core.markets import load_config  # noqa: E402
-from perpetua.core.orders import OrderType, TimeInForce  # noqa: E402
-from perpetua.core.sequencer import Sequencer  # noqa: E402
+from perpetua.core.events import OrderAccepted
+from perpetua.core.markets import load_config
+from perpetua.core.orders import OrderType, TimeInForce
+from perpetua.core.sequencer import Sequencer
 
 MID = "BTC-USD"
 N_ACCOUNTS = 500
