@@ -1,0 +1,419 @@
+"""Read models: query tables derived from journal records and their events, never the source of truth.
+
+Each applied journal record is projected once (``project``), in seq order; the tables remember the
+last projected seq (``position``), so after a crash recovery replays the journal and projects only the
+records past it. Deleting the file loses nothing: a full replay rebuilds it.
+
+Amounts are stored as integers (quantums, ns); the API formats them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from perpetua.core.commands import CreateAccount, DepositCollateral, PlaceOrder
+from perpetua.core.events import (
+    AccountCreated,
+    CollateralDeposited,
+    CollateralWithdrawn,
+    Event,
+    FundingSettled,
+    OraclePriceUpdated,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderTriggered,
+)
+from perpetua.store.journal import JournalRecord
+
+CANDLE_RESOLUTIONS_S: dict[str, int] = {
+    "1MIN": 60,
+    "5MINS": 300,
+    "15MINS": 900,
+    "30MINS": 1800,
+    "1HOUR": 3600,
+    "4HOURS": 14400,
+    "1DAY": 86400,
+}
+"""v3 candle resolutions and their length in seconds."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rm_position (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    eth_address TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    position_id INTEGER PRIMARY KEY, account_id TEXT UNIQUE, user_id TEXT, eth_address TEXT,
+    account_number INTEGER, stark_key TEXT, stark_key_y TEXT, created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_by_user ON accounts (eth_address, account_number);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key TEXT PRIMARY KEY, secret TEXT NOT NULL, passphrase TEXT NOT NULL, eth_address TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY, position_id INTEGER NOT NULL, market TEXT NOT NULL, side INTEGER NOT NULL,
+    type TEXT NOT NULL, time_in_force TEXT NOT NULL, size INTEGER NOT NULL, remaining INTEGER NOT NULL,
+    price INTEGER NOT NULL, trigger_price INTEGER, trailing_percent TEXT, limit_fee TEXT,
+    client_id TEXT NOT NULL, status TEXT NOT NULL, post_only INTEGER NOT NULL, reduce_only INTEGER NOT NULL,
+    expires_ns INTEGER, cancel_reason TEXT, signature TEXT, hash TEXT, created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_account ON orders (position_id, status, order_id);
+CREATE INDEX IF NOT EXISTS orders_by_client ON orders (position_id, client_id);
+CREATE INDEX IF NOT EXISTS orders_by_hash ON orders (hash);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id INTEGER NOT NULL, position_id INTEGER NOT NULL, order_id INTEGER NOT NULL, market TEXT NOT NULL,
+    side INTEGER NOT NULL, liquidity TEXT NOT NULL, type TEXT NOT NULL, price INTEGER NOT NULL,
+    size INTEGER NOT NULL, fee INTEGER NOT NULL, created_ns INTEGER NOT NULL,
+    PRIMARY KEY (fill_id, liquidity)
+);
+CREATE INDEX IF NOT EXISTS fills_by_account ON fills (position_id, fill_id);
+CREATE TABLE IF NOT EXISTS trades (
+    fill_id INTEGER PRIMARY KEY, market TEXT NOT NULL, side INTEGER NOT NULL, price INTEGER NOT NULL,
+    size INTEGER NOT NULL, created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trades_by_market ON trades (market, fill_id);
+CREATE TABLE IF NOT EXISTS transfers (
+    seq INTEGER PRIMARY KEY, position_id INTEGER NOT NULL, type TEXT NOT NULL, amount INTEGER NOT NULL,
+    status TEXT NOT NULL, created_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transfers_by_account ON transfers (position_id, seq);
+CREATE TABLE IF NOT EXISTS funding_payments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, position_id INTEGER NOT NULL, market TEXT NOT NULL,
+    payment INTEGER NOT NULL, rate TEXT, position_size INTEGER, price INTEGER, created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS historical_funding (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, market TEXT NOT NULL, rate TEXT NOT NULL, price INTEGER,
+    effective_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oracle_prices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, market TEXT NOT NULL, price INTEGER NOT NULL, created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS candles (
+    market TEXT NOT NULL, resolution TEXT NOT NULL, started_ns INTEGER NOT NULL, open INTEGER NOT NULL,
+    high INTEGER NOT NULL, low INTEGER NOT NULL, close INTEGER NOT NULL, base_volume INTEGER NOT NULL,
+    quote_volume INTEGER NOT NULL, trades INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (market, resolution, started_ns)
+);
+CREATE TABLE IF NOT EXISTS insurance_fund (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, balance INTEGER NOT NULL, change INTEGER NOT NULL,
+    reason TEXT NOT NULL, created_ns INTEGER NOT NULL
+);
+"""
+
+Row = dict[str, Any]
+
+
+class ReadModels:
+    """The query tables, in one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path, resolutions: dict[str, int] | None = None) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        if str(path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # rebuilt from the journal if lost
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT seq FROM rm_position WHERE id = 1").fetchone()
+        self.position = int(row[0]) if row else 0
+        self._in_batch = False
+        self._resolutions = resolutions or {}
+        """Synthetic resolution per market, for quote volumes (collateral quantums)."""
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if not self._in_batch:
+            self._db.execute("BEGIN")
+            self._in_batch = True
+
+    def commit(self) -> None:
+        if self._in_batch:
+            self._db.execute(
+                "INSERT INTO rm_position (id, seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+                (self.position,),
+            )
+            self._db.execute("COMMIT")
+            self._in_batch = False
+
+    def project_many(self, items: Iterable[tuple[JournalRecord, Sequence[Event]]]) -> None:
+        self.begin()
+        for record, events in items:
+            self.project(record, events)
+        self.commit()
+
+    def project(self, record: JournalRecord, events: Sequence[Event]) -> None:
+        """Fold one journal record and its events into the tables (skipped if already projected)."""
+        if record.seq <= self.position:
+            return
+        self.begin()
+        db = self._db
+        cmd, meta = record.command, record.meta or {}
+        now = cmd.timestamp_ns
+        if isinstance(cmd, CreateAccount) and events and isinstance(events[0], AccountCreated):
+            self._project_account(cmd, meta)
+        for ev in events:
+            if isinstance(ev, OrderFilled):
+                self._project_fill(ev, now)
+            elif isinstance(ev, OrderAccepted):
+                self._project_accepted(ev, cmd, meta, now)
+            elif isinstance(ev, OrderCanceled):
+                db.execute(
+                    "UPDATE orders SET status = 'CANCELED', cancel_reason = ?, remaining = ? WHERE order_id = ?",
+                    (ev.reason.value, ev.remaining, ev.order_id),
+                )
+            elif isinstance(ev, OrderTriggered):
+                db.execute("UPDATE orders SET status = 'OPEN' WHERE order_id = ?", (ev.order_id,))
+            elif isinstance(ev, CollateralDeposited):
+                transfer_type = str(meta.get("transferType", "DEPOSIT")) if isinstance(cmd, DepositCollateral) else "DEPOSIT"
+                db.execute(
+                    "INSERT INTO transfers (seq, position_id, type, amount, status, created_ns) VALUES (?, ?, ?, ?, 'CONFIRMED', ?)",
+                    (record.seq, ev.position_id, transfer_type, ev.amount, now),
+                )
+            elif isinstance(ev, CollateralWithdrawn):
+                db.execute(
+                    "INSERT INTO transfers (seq, position_id, type, amount, status, created_ns) VALUES (?, ?, 'WITHDRAWAL', ?, 'CONFIRMED', ?)",
+                    (record.seq, ev.position_id, ev.amount, now),
+                )
+            elif isinstance(ev, FundingSettled):
+                db.execute(
+                    "INSERT INTO funding_payments (position_id, market, payment, created_ns) VALUES (?, '', ?, ?)",
+                    (ev.position_id, ev.amount, now),
+                )
+            elif isinstance(ev, OraclePriceUpdated):
+                db.execute(
+                    "INSERT INTO oracle_prices (market, price, created_ns) VALUES (?, ?, ?)",
+                    (ev.market_id, ev.price, now),
+                )
+        self.position = record.seq
+
+    def _project_account(self, cmd: CreateAccount, meta: dict[str, Any]) -> None:
+        db = self._db
+        eth = meta.get("ethAddress")
+        user_id = meta.get("userId")
+        if eth is not None and user_id is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO users (eth_address, user_id, created_ns) VALUES (?, ?, ?)",
+                (eth, user_id, cmd.timestamp_ns),
+            )
+        db.execute(
+            "INSERT OR REPLACE INTO accounts (position_id, account_id, user_id, eth_address, account_number, stark_key,"
+            " stark_key_y, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cmd.position_id, meta.get("accountId"), user_id, eth, meta.get("accountNumber"),
+                f"{cmd.public_key:064x}", meta.get("starkKeyYCoordinate"), cmd.timestamp_ns,
+            ),
+        )
+        key = meta.get("apiKey")
+        if isinstance(key, dict) and eth is not None:
+            db.execute(
+                "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
+                (key["key"], key["secret"], key["passphrase"], eth, cmd.timestamp_ns),
+            )
+
+    def _project_accepted(self, ev: OrderAccepted, cmd: Any, meta: dict[str, Any], now: int) -> None:
+        # An order accepted by a PlaceOrder command: its own fields, plus the v3 fields from meta.
+        if not isinstance(cmd, PlaceOrder):
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO orders (order_id, position_id, market, side, type, time_in_force, size, remaining,"
+            " price, trigger_price, trailing_percent, limit_fee, client_id, status, post_only, reduce_only, expires_ns,"
+            " cancel_reason, signature, hash, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            (
+                ev.order_id, ev.position_id, ev.market_id, ev.side, ev.order_type.value, cmd.time_in_force.value,
+                ev.size, ev.size, ev.price, cmd.trigger_price, meta.get("trailingPercent"), meta.get("limitFee"),
+                ev.client_id, "UNTRIGGERED" if ev.untriggered else "OPEN", int(cmd.post_only), int(cmd.reduce_only),
+                cmd.expires_at_ns, meta.get("signature"), meta.get("hash"), now,
+            ),
+        )
+
+    def _project_fill(self, ev: OrderFilled, now: int) -> None:
+        db = self._db
+        types = dict(
+            db.execute(
+                "SELECT order_id, type FROM orders WHERE order_id IN (?, ?)", (ev.taker_order_id, ev.maker_order_id)
+            ).fetchall()
+        )
+        rows = [
+            (ev.fill_id, ev.taker_position_id, ev.taker_order_id, ev.market_id, ev.taker_side, "TAKER",
+             types.get(ev.taker_order_id, "LIMIT"), ev.price, ev.size, ev.taker_fee, now),
+            (ev.fill_id, ev.maker_position_id, ev.maker_order_id, ev.market_id, -ev.taker_side, "MAKER",
+             types.get(ev.maker_order_id, "LIMIT"), ev.price, ev.size, ev.maker_fee, now),
+        ]
+        db.executemany("INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute(
+            "INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)",
+            (ev.fill_id, ev.market_id, ev.taker_side, ev.price, ev.size, now),
+        )
+        for oid, remaining in ((ev.taker_order_id, ev.taker_remaining), (ev.maker_order_id, ev.maker_remaining)):
+            db.execute(
+                "UPDATE orders SET remaining = ?, status = CASE WHEN ? = 0 THEN 'FILLED' ELSE status END WHERE order_id = ?",
+                (remaining, remaining, oid),
+            )
+        resolution = self._resolutions.get(ev.market_id, 1)
+        quote = ev.size * ev.price // resolution
+        for name, seconds in CANDLE_RESOLUTIONS_S.items():
+            span = seconds * 1_000_000_000
+            start = now - now % span
+            db.execute(
+                "INSERT INTO candles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (market, resolution, started_ns)"
+                " DO UPDATE SET high = MAX(high, excluded.high), low = MIN(low, excluded.low), close = excluded.close,"
+                " base_volume = base_volume + excluded.base_volume, quote_volume = quote_volume + excluded.quote_volume,"
+                " trades = trades + 1, updated_ns = excluded.updated_ns",
+                (ev.market_id, name, start, ev.price, ev.price, ev.price, ev.price, ev.size, quote, now),
+            )
+
+    def record_insurance(self, balance: int, change: int, reason: str, created_ns: int) -> None:
+        """An insurance-fund movement (fed by the liquidation engine's events as they land)."""
+        self.begin()
+        self._db.execute(
+            "INSERT INTO insurance_fund (balance, change, reason, created_ns) VALUES (?, ?, ?, ?)",
+            (balance, change, reason, created_ns),
+        )
+
+    def record_funding_rate(self, market: str, rate: str, price: int | None, effective_ns: int) -> None:
+        """A market's funding rate (fed by the funding engine's events as they land)."""
+        self.begin()
+        self._db.execute(
+            "INSERT INTO historical_funding (market, rate, price, effective_ns) VALUES (?, ?, ?, ?)",
+            (market, rate, price, effective_ns),
+        )
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [dict(r) for r in self._db.execute(sql, params).fetchall()]
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self._db.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def api_key(self, key: str) -> Row | None:
+        return self._one("SELECT * FROM api_keys WHERE key = ?", (key,))
+
+    def api_keys_of(self, eth_address: str) -> list[Row]:
+        return self._all("SELECT key FROM api_keys WHERE eth_address = ? ORDER BY created_ns", (eth_address,))
+
+    def user(self, eth_address: str) -> Row | None:
+        return self._one("SELECT * FROM users WHERE eth_address = ?", (eth_address,))
+
+    def accounts_of(self, eth_address: str) -> list[Row]:
+        return self._all("SELECT * FROM accounts WHERE eth_address = ? ORDER BY account_number", (eth_address,))
+
+    def account(self, eth_address: str, account_number: int) -> Row | None:
+        return self._one(
+            "SELECT * FROM accounts WHERE eth_address = ? AND account_number = ?", (eth_address, account_number)
+        )
+
+    def account_by_id(self, account_id: str) -> Row | None:
+        return self._one("SELECT * FROM accounts WHERE account_id = ?", (account_id,))
+
+    def account_by_position(self, position_id: int) -> Row | None:
+        return self._one("SELECT * FROM accounts WHERE position_id = ?", (position_id,))
+
+    def stark_key_taken(self, stark_key_hex: str) -> bool:
+        return self._one("SELECT 1 AS x FROM accounts WHERE stark_key = ?", (stark_key_hex,)) is not None
+
+    def order(self, order_id: int) -> Row | None:
+        return self._one("SELECT * FROM orders WHERE order_id = ?", (order_id,))
+
+    def order_by_client_id(self, position_id: int, client_id: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM orders WHERE position_id = ? AND client_id = ? ORDER BY order_id DESC LIMIT 1",
+            (position_id, client_id),
+        )
+
+    def order_hash_used(self, order_hash: str) -> bool:
+        return self._one("SELECT 1 AS x FROM orders WHERE hash = ?", (order_hash,)) is not None
+
+    def orders(
+        self,
+        position_id: int,
+        *,
+        market: str | None = None,
+        statuses: Sequence[str] | None = None,
+        side: int | None = None,
+        order_type: str | None = None,
+        limit: int = 100,
+        before_ns: int | None = None,
+    ) -> list[Row]:
+        sql = "SELECT * FROM orders WHERE position_id = ?"
+        params: list[Any] = [position_id]
+        if market is not None:
+            sql += " AND market = ?"
+            params.append(market)
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            params.extend(statuses)
+        if side is not None:
+            sql += " AND side = ?"
+            params.append(side)
+        if order_type is not None:
+            sql += " AND type = ?"
+            params.append(order_type)
+        if before_ns is not None:
+            sql += " AND created_ns < ?"
+            params.append(before_ns)
+        sql += " ORDER BY order_id DESC LIMIT ?"
+        params.append(limit)
+        return self._all(sql, params)
+
+    def fills(
+        self, position_id: int, *, market: str | None = None, order_id: int | None = None, limit: int = 100,
+        before_ns: int | None = None,
+    ) -> list[Row]:
+        sql = "SELECT * FROM fills WHERE position_id = ?"
+        params: list[Any] = [position_id]
+        if market is not None:
+            sql += " AND market = ?"
+            params.append(market)
+        if order_id is not None:
+            sql += " AND order_id = ?"
+            params.append(order_id)
+        if before_ns is not None:
+            sql += " AND created_ns < ?"
+            params.append(before_ns)
+        sql += " ORDER BY fill_id DESC LIMIT ?"
+        params.append(limit)
+        return self._all(sql, params)
+
+    def trades(self, market: str, limit: int = 100, before_ns: int | None = None) -> list[Row]:
+        if before_ns is None:
+            return self._all("SELECT * FROM trades WHERE market = ? ORDER BY fill_id DESC LIMIT ?", (market, limit))
+        return self._all(
+            "SELECT * FROM trades WHERE market = ? AND created_ns < ? ORDER BY fill_id DESC LIMIT ?",
+            (market, before_ns, limit),
+        )
+
+    def trades_since(self, market: str, since_ns: int) -> list[Row]:
+        return self._all("SELECT * FROM trades WHERE market = ? AND created_ns >= ?", (market, since_ns))
+
+    def transfers(self, position_id: int, limit: int = 100) -> list[Row]:
+        return self._all(
+            "SELECT * FROM transfers WHERE position_id = ? ORDER BY seq DESC LIMIT ?", (position_id, limit)
+        )
+
+    def funding_payments(self, position_id: int, limit: int = 100) -> list[Row]:
+        return self._all(
+            "SELECT * FROM funding_payments WHERE position_id = ? ORDER BY id DESC LIMIT ?", (position_id, limit)
+        )
+
+    def historical_funding(self, market: str, limit: int = 100) -> list[Row]:
+        return self._all(
+            "SELECT * FROM historical_funding WHERE market = ? ORDER BY effective_ns DESC LIMIT ?", (market, limit)
+        )
+
+    def candles(self, market: str, resolution: str, limit: int = 100) -> list[Row]:
+        return self._all(
+            "SELECT * FROM candles WHERE market = ? AND resolution = ? ORDER BY started_ns DESC LIMIT ?",
+            (market, resolution, limit),
+        )
+
+    def insurance_history(self, limit: int = 100) -> list[Row]:
+        return self._all("SELECT * FROM insurance_fund ORDER BY id DESC LIMIT ?", (limit,))
+
+    def close(self) -> None:
+        self._db.close()
