@@ -1,16 +1,14 @@
-"""Recorded candles: loading a minute-candle CSV into integer prices of a market."""
+"""Candles for the live demo: a minute-candle file read through ``marketdata`` and snapped to a
+market's tick."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
 from perpetua.core.markets import Market
-from perpetua.core.quantities import COLLATERAL_RESOLUTION
+from perpetua.sim.marketdata import Bar, Scale, load
 
 DEMO_CANDLES = "btc-perp-2022-01-21-to-24-1m.csv"
 """Shipped with the package (perpetua/data/): the January 2022 crash, one-minute BTC candles."""
@@ -25,7 +23,6 @@ class Candle:
     high: int
     low: int
     close: int
-    volume_usd: Decimal
 
     def path(self) -> tuple[int, int, int, int]:
         """The four prices in the order they most plausibly happened: open, the extreme nearer the
@@ -35,35 +32,21 @@ class Candle:
         return (self.open, self.low, self.high, self.close)
 
 
-def _snap(text: str, tick: int) -> int:
-    value = Decimal(text) * COLLATERAL_RESOLUTION
-    return max(tick, int(value / tick + Decimal("0.5")) * tick)
-
-
 def load_candles(market: Market, path: str | Path | None = None) -> list[Candle]:
-    """Read ``timestamp,open,high,low,close,volume`` rows (timestamps in UTC, ``YYYY-MM-DD HH:MM:SS``
-    with optional fraction, or ISO 8601). Without ``path``, the shipped demo candles."""
-    if path is None:
-        text = resources.files("perpetua.data").joinpath(DEMO_CANDLES).read_text()
-    else:
-        text = Path(path).read_text()
-    rows = csv.DictReader(text.splitlines())
-    out: list[Candle] = []
+    """Candles of ``path`` (any candle format ``marketdata`` reads), or of the shipped demo file."""
     tick = market.tick_size
-    for row in rows:
-        stamp = row.get("timestamp") or row["time"]
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        ns = int(when.timestamp()) * 10**9 + when.microsecond * 1000
-        out.append(
-            Candle(
-                ns,
-                _snap(row["open"], tick),
-                _snap(row["high"], tick),
-                _snap(row["low"], tick),
-                _snap(row["close"], tick),
-                Decimal(row["volume"]),
-            )
-        )
-    return out
+
+    def snap(price: int) -> int:
+        return max(tick, (price + tick // 2) // tick * tick)
+
+    def read(p: Path) -> list[Candle]:
+        return [
+            Candle(e.timestamp_ns, snap(e.open), snap(e.high), snap(e.low), snap(e.close))
+            for e in load(p, Scale(size=market.resolution))
+            if isinstance(e, Bar)
+        ]
+
+    if path is not None:
+        return read(Path(path))
+    with resources.as_file(resources.files("perpetua.data").joinpath(DEMO_CANDLES)) as shipped:
+        return read(shipped)
