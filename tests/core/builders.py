@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from perpetua.core.commands import CreateAccount, DepositCollateral, PlaceOrder, SetOraclePrice
-from perpetua.core.markets import ExchangeConfig, load_config
+from perpetua.core.commands import (
+    CreateAccount,
+    DepositCollateral,
+    OraclePricesTick,
+    PlaceOrder,
+    SetOraclePrice,
+)
+from perpetua.core.markets import ExchangeConfig, dev_oracle_keys, load_config
+from perpetua.core.oracle import sign_market_prices
 from perpetua.core.orders import OrderType, TimeInForce, TriggerSource
 from perpetua.core.sequencer import Sequencer
 
@@ -72,4 +79,31 @@ def order(
         client_id=str(kw.pop("client_id", f"c{next(_client_ids)}")),
         trigger_source=kw.pop("trigger_source", TriggerSource.MARK),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
+    )
+
+
+# -- signed oracle ticks (the development signers of markets.toml) ----------------------------------
+
+DEV_KEYS: dict[int, int] = dev_oracle_keys(CONFIG.dev_oracle_seeds)
+"""Public key -> private key of the five development oracle signers, in key order."""
+S = 1_000_000_000
+"""Nanoseconds per second."""
+
+
+def signed_tick(
+    timestamp_ns: int,
+    prices: dict[str, int],
+    signers: int = 3,
+    signed_at_s: int | None = None,
+    config: ExchangeConfig = CONFIG,
+) -> OraclePricesTick:
+    """A tick signing each market's ``prices`` (collateral quantums) by the first ``signers`` dev
+    oracles, all at ``signed_at_s`` (default: the command's second)."""
+    ts = timestamp_ns // S if signed_at_s is None else signed_at_s
+    return OraclePricesTick(
+        timestamp_ns,
+        tuple(
+            sign_market_prices(DEV_KEYS, config.markets[mid], [price] * signers, ts)
+            for mid, price in sorted(prices.items())
+        ),
     )

@@ -87,3 +87,29 @@ def test_a_trigger_already_reached_is_refused_and_untriggered_orders_cancel() ->
     assert isinstance(ev[0], OrderCanceled)
     assert not any(isinstance(e, OrderTriggered) for e in seq.apply(SetOraclePrice(clock(), "BTC-USD", usd(40500))))
     seq.state.check()
+
+
+def test_stop_on_the_mark_price_fires_when_the_book_moves_the_mark_under_a_signed_oracle() -> None:
+    """Signed oracle 40,000; book 39,000 / 40,500 -> mark = median(40,000, 39,000, 40,500) = 40,000.
+    A new bid at 40,300 makes the mark median(40,000, 40,300, 40,500) = 40,300 (inside the 1% band,
+    40,400): the MARK stop at 40,200 fires; the same stop on the ORACLE price does not."""
+    from perpetua.core.events import OraclePriceUpdated
+    from tests.core.builders import S, signed_tick
+
+    seq, clock = exchange({10: "1000000", 11: "100000", 12: "100000"}, prices={})
+    assert isinstance(seq.apply(signed_tick(clock(S), {"BTC-USD": usd(40000)}))[0], OraclePriceUpdated)
+    for px in (39000, 40500):
+        seq.apply(order(clock, 10, BUY if px < 40000 else SELL, btc("1"), usd(px)))
+    assert seq.state.mark_price("BTC-USD") == usd(40000)
+    on_mark = seq.apply(order(clock, 11, BUY, btc("0.1"), usd(40500), order_type=OrderType.STOP_MARKET,
+                              tif=TimeInForce.IOC, trigger_price=usd(40200)))[0]
+    on_oracle = seq.apply(order(clock, 11, BUY, btc("0.1"), usd(40500), order_type=OrderType.STOP_MARKET,
+                                tif=TimeInForce.IOC, trigger_price=usd(40200), trigger_source=TriggerSource.ORACLE))[0]
+    assert isinstance(on_mark, OrderAccepted) and isinstance(on_oracle, OrderAccepted)
+    ev = seq.apply(order(clock, 12, BUY, btc("0.2"), usd(40300)))
+    assert seq.state.mark_price("BTC-USD") == usd(40300)
+    assert [(e.order_id, e.trigger_price) for e in ev if isinstance(e, OrderTriggered)] == [
+        (on_mark.order_id, usd(40300))]
+    assert [(f.price, f.size) for f in ev if isinstance(f, OrderFilled)] == [(usd(40500), btc("0.1"))]
+    assert seq.state.orders[on_oracle.order_id].status is OrderStatus.UNTRIGGERED
+    seq.state.check()

@@ -40,11 +40,65 @@ class WithdrawCollateral:
 
 @dataclass(frozen=True, slots=True)
 class SetOraclePrice:
-    """Set a market's oracle price (collateral quantums per unit). Signed ticks arrive with the oracle."""
+    """OPERATOR / TEST COMMAND: set a market's oracle price (collateral quantums per unit) without
+    signatures, timestamped at the command time. Production feeds prices with ``OraclePricesTick``;
+    the API must not expose this command to traders."""
 
     timestamp_ns: int
     market_id: str
     price: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOraclePrice:
+    """One oracle's signed price, as StarkEx / dYdX v3 define it (crypto.messages.OraclePrice): the
+    signer signs H(signed_asset_id, external_price * 2^32 + timestamp_s)."""
+
+    signer_key: int
+    """The oracle's STARK public key."""
+    external_price: int
+    """Collateral per whole synthetic unit, fixed point with 10^18 = 1.0 (e.g. 40,000 USD = 4e22)."""
+    timestamp_s: int
+    """When the oracle observed the price, Unix seconds (32 bits)."""
+    signed_asset_id: int
+    """asset_pair * 2^40 + oracle_name (e.g. "BTCUSD" padded to 16 bytes, "Maker")."""
+    signature_r: int
+    signature_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketOraclePrices:
+    """The signed prices of one market in a tick, signer keys strictly increasing."""
+
+    market_id: str
+    prices: tuple[SignedOraclePrice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OraclePricesTick:
+    """New oracle prices for one or more markets (market ids strictly increasing). Accepted only as a
+    whole: one market failing any rule rejects the tick. See core/oracle.py for the rules."""
+
+    timestamp_ns: int
+    markets: tuple[MarketOraclePrices, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleFundingPremium:
+    """Sample a market's funding premium from its impact bid / ask and index price (the edge sends
+    it on the market's cadence, e.g. every minute)."""
+
+    timestamp_ns: int
+    market_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FundingTick:
+    """Close a funding interval: compute the rate, move the global funding index and settle every
+    position of the market (``market_id``), or of every market that is due (None)."""
+
+    timestamp_ns: int
+    market_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +148,9 @@ Command = (
     | DepositCollateral
     | WithdrawCollateral
     | SetOraclePrice
+    | OraclePricesTick
+    | SampleFundingPremium
+    | FundingTick
     | PlaceOrder
     | CancelOrder
     | CancelAllOrders

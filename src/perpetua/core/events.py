@@ -36,6 +36,12 @@ class CollateralWithdrawn:
 class OraclePriceUpdated:
     market_id: str
     price: int
+    """Collateral quantums per whole unit."""
+    timestamp_ns: int = 0
+    """When the price was observed: the oldest signed timestamp of a tick, or the command time of an
+    operator ``SetOraclePrice``."""
+    signatures: int = 0
+    """Valid signatures behind the price (0: set by the operator)."""
 
 
 @dataclass(slots=True)
@@ -108,6 +114,58 @@ class FundingSettled:
 
 
 @dataclass(slots=True)
+class FundingPremiumSampled:
+    """A premium sample: (max(0, impact_bid - index) - max(0, index - impact_ask)) / index."""
+
+    market_id: str
+    timestamp_ns: int
+    premium_ppb: int
+    impact_bid: int | None
+    """Average price of selling ``impact_notional`` into the bids; None when the book is too thin."""
+    impact_ask: int | None
+    index_price: int
+
+
+@dataclass(slots=True)
+class FundingRateUpdated:
+    """A funding tick of one market: the rate for the interval and the new global index. The market's
+    funding rate history is the sequence of these."""
+
+    market_id: str
+    timestamp_ns: int
+    """When the rate took effect (the tick's time)."""
+    interval_ns: int
+    """Length of the interval the rate covers."""
+    premium_ppb: int
+    """Time-weighted average premium over the interval."""
+    rate_ppb: int
+    """Rate for the interval: longs pay size * index_price * rate (shorts receive) when positive."""
+    index_price: int
+    """The price the payment was computed at (the oracle price)."""
+    funding_index: int
+    """The new global funding index (32.32 collateral quantums per synthetic quantum)."""
+    index_delta: int
+    positions_settled: int
+    rounding: int
+    """Collateral quantums the per-position floors left over, credited to the insurance fund."""
+
+
+@dataclass(slots=True)
+class FundingPaid:
+    """One account's funding payment at a tick (negative: paid). An account's funding history."""
+
+    position_id: int
+    market_id: str
+    timestamp_ns: int
+    amount: int
+    position_size: int
+    rate_ppb: int
+    index_price: int
+    collateral: int
+    """The balance after the payment."""
+
+
+@dataclass(slots=True)
 class CommandRejected:
     """A non-order command that changed nothing."""
 
@@ -128,5 +186,8 @@ Event = (
     | OrderFilled
     | OrderCanceled
     | FundingSettled
+    | FundingPremiumSampled
+    | FundingRateUpdated
+    | FundingPaid
     | CommandRejected
 )

@@ -8,13 +8,43 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from perpetua.core.errors import ConfigError
-from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, ceil_div, format_units, to_integer_units
+from perpetua.core.quantities import (
+    COLLATERAL_RESOLUTION,
+    NS_PER_S,
+    PPB,
+    PPM,
+    ceil_div,
+    format_units,
+    to_integer_units,
+)
 from perpetua.crypto.assets import synthetic_asset_id
+from perpetua.crypto.keys import is_valid_public_key, private_key_from_seed, public_key
+
+DEV_ORACLE_SEEDS: tuple[str, ...] = tuple(f"perpetua-dev-oracle-{i}" for i in range(5))
+"""Seeds of the development oracle signers (``oracle_signers = "dev"``). Their private keys are public
+knowledge: tests and the demo sign ticks with them. Production lists real public keys instead."""
+
+FUNDING_PERIOD_NS = 8 * 3600 * NS_PER_S
+"""The period premiums, caps and interest are quoted for (dYdX v3: an 8-hour rate, paid hourly / 8)."""
+
+
+def encode_ascii_id(text: str, width: int, field: str) -> int:
+    """A left-aligned, zero-padded ASCII id, as dYdX signs oracle asset pairs (16 bytes, "BTCUSD")
+    and oracle names (5 bytes, "Maker").
+
+    >>> hex(encode_ascii_id("Maker", 5, "oracle_name"))
+    '0x4d616b6572'
+    """
+    raw = text.encode("ascii")
+    if not 0 < len(raw) <= width:
+        raise ValueError(f"{field}: {text!r} must be 1 to {width} ASCII characters")
+    return int.from_bytes(raw.ljust(width, b"\0"), "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +76,31 @@ class Market:
     taker_fee_ppm: int
     mark_price_band_ppm: int
     """A book-derived mark price is clamped to the oracle price +/- this fraction."""
+    # -- oracle (signed price ticks); see core/oracle.py ----------------------------------------
+    oracle_signers: tuple[int, ...] = ()
+    """STARK public keys allowed to sign this market's oracle prices, strictly increasing."""
+    oracle_quorum: int = 1
+    """Valid signatures a tick needs."""
+    oracle_strong_quorum: int = 1
+    """Valid signatures a tick needs to move the price by more than ``oracle_max_move_ppm``."""
+    oracle_signed_asset_ids: tuple[int, ...] = ()
+    """Accepted signed asset ids: asset_pair * 2^40 + oracle_name (StarkEx / dYdX), increasing."""
+    oracle_max_age_ns: int = 300 * NS_PER_S
+    """A signed price older than this (vs the command time) is refused; an oracle price older than
+    this puts the market in degraded mode."""
+    oracle_max_move_ppm: int = 50_000
+    """Largest move from the current oracle price a tick may make with the normal quorum."""
+    # -- funding; see core/funding.py -----------------------------------------------------------
+    impact_notional: int = 10_000 * COLLATERAL_RESOLUTION
+    """Collateral quantums walked on the book for the impact bid / ask (dYdX v3: 500 USDC / IMF)."""
+    premium_sample_interval_ns: int = 60 * NS_PER_S
+    """Minimum spacing of premium samples."""
+    funding_interval_ns: int = 3600 * NS_PER_S
+    """Minimum spacing of funding ticks (dYdX v3: hourly)."""
+    funding_rate_cap_ppb: int = 60_000_000
+    """Cap on the absolute 8-hour funding rate; an interval's rate is capped pro rata."""
+    funding_interest_ppb: int = 100_000
+    """Interest component of the 8-hour rate (dYdX v3: 0.01% per 8 h = 0.00125% per hour)."""
 
     def initial_margin_fraction_ppm(self, abs_size: int) -> int:
         """IMF for a position of ``abs_size`` quantums: the base IMF plus one increment per started
@@ -84,12 +139,75 @@ class ExchangeConfig:
 
     markets: dict[str, Market] = field(default_factory=dict)
     fee_position_id: int = 1
+    insurance_fund_position_id: int = 2
+    """The insurance fund's position: it receives funding rounding (and later liquidation results)."""
+    dev_oracle_seeds: tuple[str, ...] = DEV_ORACLE_SEEDS
+    """Seeds behind ``oracle_signers = "dev"`` (development only)."""
 
     def market(self, market_id: str) -> Market:
         return self.markets[market_id]
 
 
-def _market_from_table(market_id: str, t: dict[str, Any]) -> Market:
+def dev_oracle_keys(seeds: tuple[str, ...] = DEV_ORACLE_SEEDS) -> dict[int, int]:
+    """Public key -> private key of the development oracle signers (deterministic; never production)."""
+    return dict(_dev_oracle_keys(seeds))
+
+
+@lru_cache(maxsize=8)
+def _dev_oracle_keys(seeds: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    pairs = []
+    for seed in seeds:
+        private = private_key_from_seed(seed.encode())
+        pairs.append((public_key(private), private))
+    return tuple(sorted(pairs))
+
+
+def _oracle_signers(market_id: str, value: object, dev_seeds: tuple[str, ...]) -> tuple[int, ...]:
+    if value == "dev":
+        return tuple(sorted(dev_oracle_keys(dev_seeds)))
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f'{market_id}.oracle_signers: must be "dev" or a list of hex public keys')
+    keys = [int(k, 16) for k in value]
+    for k in keys:
+        if not is_valid_public_key(k):
+            raise ConfigError(f"{market_id}.oracle_signers: {k:#x} is not a STARK public key")
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{market_id}.oracle_signers: duplicate key")
+    return tuple(sorted(keys))
+
+
+def _oracle_settings(market_id: str, t: dict[str, Any], dev_seeds: tuple[str, ...]) -> dict[str, Any]:
+    """The oracle and funding fields of a market table; every one has a development default."""
+
+    def fraction(name: str, default: str, scale: int) -> int:
+        return to_integer_units(t.get(name, default), scale, f"{market_id}.{name}")
+
+    def seconds(name: str, default: int) -> int:
+        return to_integer_units(t.get(name, default), NS_PER_S, f"{market_id}.{name}")
+
+    pair = encode_ascii_id(str(t.get("oracle_asset_pair", f"{t['synthetic']}USD")), 16, f"{market_id}.oracle_asset_pair")
+    names = t.get("oracle_names", ["Maker"])
+    signers = _oracle_signers(market_id, t.get("oracle_signers", "dev"), dev_seeds)
+    quorum = int(t.get("oracle_quorum", min(3, len(signers))))
+    return {
+        "oracle_signers": signers,
+        "oracle_quorum": quorum,
+        "oracle_strong_quorum": int(t.get("oracle_strong_quorum", len(signers))),
+        "oracle_signed_asset_ids": tuple(
+            sorted({pair << 40 | encode_ascii_id(str(n), 5, f"{market_id}.oracle_names") for n in names})
+        ),
+        "oracle_max_age_ns": seconds("oracle_max_age_s", 300),
+        "oracle_max_move_ppm": fraction("oracle_max_move", "0.05", PPM),
+        "impact_notional": to_integer_units(t.get("impact_notional", "10000"), COLLATERAL_RESOLUTION,
+                                            f"{market_id}.impact_notional"),
+        "premium_sample_interval_ns": seconds("premium_sample_interval_s", 60),
+        "funding_interval_ns": seconds("funding_interval_s", 3600),
+        "funding_rate_cap_ppb": fraction("funding_rate_cap_8h", "0.06", PPB),
+        "funding_interest_ppb": fraction("funding_interest_8h", "0.0001", PPB),
+    }
+
+
+def _market_from_table(market_id: str, t: dict[str, Any], dev_seeds: tuple[str, ...] = DEV_ORACLE_SEEDS) -> Market:
     try:
         resolution = int(t["resolution"])
         synthetic = str(t["synthetic"])
@@ -120,6 +238,7 @@ def _market_from_table(market_id: str, t: dict[str, Any]) -> Market:
             maker_fee_ppm=ppm("maker_fee"),
             taker_fee_ppm=ppm("taker_fee"),
             mark_price_band_ppm=ppm("mark_price_band"),
+            **_oracle_settings(market_id, t, dev_seeds),
         )
     except KeyError as exc:
         raise ConfigError(f"{market_id}: missing setting {exc.args[0]!r}") from exc
@@ -143,6 +262,21 @@ def check_market(m: Market) -> None:
         (0 <= m.baseline_position_size <= m.max_position_size, "need 0 <= baseline <= max position size"),
         (m.taker_fee_ppm >= 0 and -m.taker_fee_ppm <= m.maker_fee_ppm <= m.taker_fee_ppm, "need taker >= 0 and |maker| <= taker"),
         (0 < m.mark_price_band_ppm < PPM, "mark_price_band must be in (0, 1)"),
+        (len(m.oracle_signers) > 0, "oracle_signers must not be empty"),
+        (all(a < b for a, b in zip(m.oracle_signers, m.oracle_signers[1:], strict=False)),
+         "oracle_signers must be distinct and sorted"),
+        (1 <= m.oracle_quorum <= m.oracle_strong_quorum <= len(m.oracle_signers),
+         "need 1 <= oracle_quorum <= oracle_strong_quorum <= number of oracle_signers"),
+        (2 * m.oracle_quorum > len(m.oracle_signers), "oracle_quorum must be a majority of oracle_signers"),
+        (len(m.oracle_signed_asset_ids) > 0, "oracle_names must not be empty"),
+        (m.oracle_max_age_ns > 0, "oracle_max_age_s must be positive"),
+        (0 < m.oracle_max_move_ppm < PPM, "oracle_max_move must be in (0, 1)"),
+        (m.impact_notional > 0, "impact_notional must be positive"),
+        (0 < m.premium_sample_interval_ns <= m.funding_interval_ns,
+         "need 0 < premium_sample_interval_s <= funding_interval_s"),
+        (m.funding_interval_ns <= FUNDING_PERIOD_NS, "funding_interval_s must be at most 8 hours"),
+        (0 <= m.funding_rate_cap_ppb <= PPB, "funding_rate_cap_8h must be in [0, 1]"),
+        (abs(m.funding_interest_ppb) <= m.funding_rate_cap_ppb, "|funding_interest_8h| must not exceed the cap"),
     ]
     for ok, rule in rules:
         if not ok:
@@ -155,11 +289,18 @@ def config_from_toml(text: str) -> ExchangeConfig:
     collateral = doc.get("collateral", {})
     if int(collateral.get("decimals", 6)) != 6:
         raise ConfigError("collateral.decimals: only USDC with 6 decimals is supported")
-    markets = {mid: _market_from_table(mid, table) for mid, table in sorted(doc.get("markets", {}).items())}
+    seeds = tuple(str(s) for s in doc.get("oracle", {}).get("dev_signer_seeds", DEV_ORACLE_SEEDS))
+    markets = {mid: _market_from_table(mid, table, seeds) for mid, table in sorted(doc.get("markets", {}).items())}
     if not markets:
         raise ConfigError("markets: at least one market is required")
     exchange = doc.get("exchange", {})
-    return ExchangeConfig(markets=markets, fee_position_id=int(exchange.get("fee_position_id", 1)))
+    fee_id = int(exchange.get("fee_position_id", 1))
+    insurance_id = int(exchange.get("insurance_fund_position_id", 2))
+    if fee_id == insurance_id or not (0 < fee_id < 1 << 64 and 0 < insurance_id < 1 << 64):
+        raise ConfigError("exchange: fee and insurance fund positions must be distinct ids in [1, 2^64)")
+    return ExchangeConfig(
+        markets=markets, fee_position_id=fee_id, insurance_fund_position_id=insurance_id, dev_oracle_seeds=seeds
+    )
 
 
 def load_config(path: str | Path | None = None) -> ExchangeConfig:

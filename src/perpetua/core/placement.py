@@ -8,7 +8,9 @@ orders, the worst exposure is max(|s + B|, |s - S|) (s position, B and S open bu
 requirement is the initial requirement at that exposure and the oracle price. An order that does not
 raise its market's worst exposure (it can only reduce risk) is always admitted. Otherwise the account
 must satisfy  TV - loss_at_limit - taker_fee >= sum of worst-case requirements, where loss_at_limit is
-what the order would lose at once against the oracle price if filled at its limit.
+what the order would lose at once against the oracle price if filled at its limit. While the market's
+oracle price is stale (degraded mode, core/oracle.py) an order that raises the worst exposure is
+refused (MARKET_DEGRADED).
 """
 
 from __future__ import annotations
@@ -124,6 +126,11 @@ def check_order_margin(
     new_exposure = long_worst if long_worst > short_worst else short_worst
     if new_exposure <= old_exposure:
         return
+    if state.time_ns - state.oracle_times_ns[mid] > market.oracle_max_age_ns:  # degraded (core/oracle.py)
+        raise reject(
+            RejectCode.MARKET_DEGRADED, "market_id",
+            f"the oracle price of {mid} is stale: orders that add risk are refused until a fresh tick",
+        )
     if new_exposure > market.max_position_size:
         raise reject(
             RejectCode.MAX_POSITION_SIZE, "size",

@@ -5,7 +5,9 @@ Every amount in state is an integer:
 - collateral (USDC) in quantums of 10^-6 USDC;
 - a synthetic size in the market's quantums (``resolution`` quantums per whole unit, e.g. 10^10 per BTC);
 - a price in collateral quantums per whole synthetic unit (BTC at 40,000 USDC is ``40_000_000_000``);
-- fractions (margin fractions, fees, trailing percentages) in parts per million (ppm).
+- fractions (margin fractions, fees, trailing percentages) in parts per million (ppm); funding premiums
+  and rates in parts per billion (ppb);
+- times in nanoseconds (``_ns``); configuration gives them in seconds.
 
 Rounding always goes against the trader: values are floored, requirements and fees are ceiled.
 ``Decimal`` appears only here, at the edge, to turn human text into exact integers.
@@ -17,6 +19,12 @@ from decimal import Decimal, InvalidOperation
 
 PPM = 1_000_000
 """One whole in parts per million."""
+
+PPB = 1_000_000_000
+"""One whole in parts per billion: the unit of funding premiums and rates (an hourly rate of
+0.00125% is 12,500 ppb)."""
+
+NS_PER_S = 1_000_000_000
 
 COLLATERAL_DECIMALS = 6
 COLLATERAL_RESOLUTION = 10**COLLATERAL_DECIMALS

@@ -26,7 +26,10 @@ from perpetua.core.commands import (
     Command,
     CreateAccount,
     DepositCollateral,
+    FundingTick,
+    OraclePricesTick,
     PlaceOrder,
+    SampleFundingPremium,
     SetOraclePrice,
     WithdrawCollateral,
 )
@@ -37,14 +40,26 @@ from perpetua.core.events import (
     CollateralWithdrawn,
     CommandRejected,
     Event,
+    FundingPaid,
+    FundingPremiumSampled,
+    FundingRateUpdated,
     OraclePriceUpdated,
     OrderAccepted,
     OrderCanceled,
     OrderRejected,
     OrderTriggered,
 )
+from perpetua.core.funding import (
+    FUNDING_INDEX_BOUND,
+    impact_price,
+    index_delta,
+    interval_rate_ppb,
+    premium_ppb,
+    settle_market,
+)
 from perpetua.core.markets import ExchangeConfig, Market
-from perpetua.core.matching import apply_plan, cancel_resting, plan_match, retire_order
+from perpetua.core.matching import apply_plan, cancel_resting, plan_match, retire_order, settle
+from perpetua.core.oracle import SignatureVerifier, check_tick
 from perpetua.core.orders import (
     CONDITIONAL_TYPES,
     MARKET_LIKE_TYPES,
@@ -64,6 +79,7 @@ from perpetua.core.placement import (
 )
 from perpetua.core.risk import account_totals
 from perpetua.core.state import ExchangeState
+from perpetua.crypto.signatures import verify as verify_signature
 
 _OPEN = OrderStatus.OPEN
 _UNTRIGGERED = OrderStatus.UNTRIGGERED
@@ -74,11 +90,17 @@ Handler = Callable[["Sequencer", Command, list[Event]], None]
 
 
 class Sequencer:
-    """Single-threaded, deterministic command processor over an ``ExchangeState``."""
+    """Single-threaded, deterministic command processor over an ``ExchangeState``.
 
-    def __init__(self, config: ExchangeConfig) -> None:
+    ``verify`` checks oracle signatures (default: ``perpetua.crypto.signatures.verify``). An edge that
+    pre-verifies in a pool passes a verifier answering from its results; any correct verifier gives
+    the same answers, so the state and the replay are the same (core/oracle.py).
+    """
+
+    def __init__(self, config: ExchangeConfig, verify: SignatureVerifier | None = None) -> None:
         self.state = ExchangeState(config)
         self.log: list[Command] = []
+        self.verify: SignatureVerifier = verify_signature if verify is None else verify
 
     # -- the entry point -------------------------------------------------------------------------
 
@@ -142,6 +164,7 @@ class Sequencer:
         free = self.free_collateral(acct)
         if cmd.amount > free:
             raise reject(RejectCode.INSUFFICIENT_COLLATERAL, "amount", f"exceeds the free collateral {free}")
+        settle(self.state, acct, events)  # funding first (free collateral already counted it)
         acct.collateral -= cmd.amount
         events.append(CollateralWithdrawn(acct.position_id, cmd.amount, acct.collateral))
 
@@ -150,9 +173,103 @@ class Sequencer:
             raise reject(RejectCode.UNKNOWN_MARKET, "market_id", f"no market {cmd.market_id!r}")
         if not 0 < cmd.price < 1 << 64:
             raise reject(RejectCode.INVALID_FIELD, "price", "must be in (0, 2^64)")
-        self.state.oracle_prices[cmd.market_id] = cmd.price
-        events.append(OraclePriceUpdated(cmd.market_id, cmd.price))
+        self._set_price(cmd.market_id, cmd.price, cmd.timestamp_ns, 0, events)
         self._run_triggers(cmd.market_id, events)
+
+    def _oracle_tick(self, cmd: OraclePricesTick, events: list[Event]) -> None:
+        """Signed prices (core/oracle.py): every market's prices are checked before any is set."""
+        state = self.state
+        accepted = check_tick(
+            state.markets, cmd.markets, cmd.timestamp_ns, state.oracle_prices, state.oracle_times_ns, self.verify
+        )
+        for a in accepted:
+            self._set_price(a.market_id, a.price, a.timestamp_ns, a.signatures, events)
+        for a in accepted:
+            if state.triggers[a.market_id].count:
+                self._run_triggers(a.market_id, events)
+
+    def _set_price(self, market_id: str, price: int, timestamp_ns: int, signatures: int, events: list[Event]) -> None:
+        state = self.state
+        state.oracle_prices[market_id] = price
+        state.oracle_times_ns[market_id] = timestamp_ns
+        funding = state.funding[market_id]
+        if not funding.started:  # the first price starts the market's funding clock
+            funding.start(state.time_ns)
+        events.append(OraclePriceUpdated(market_id, price, timestamp_ns, signatures))
+
+    def _sample_premium(self, cmd: SampleFundingPremium, events: list[Event]) -> None:
+        """One premium sample from the impact bid / ask and the index price (core/funding.py)."""
+        state = self.state
+        market = state.markets.get(cmd.market_id)
+        if market is None:
+            raise reject(RejectCode.UNKNOWN_MARKET, "market_id", f"no market {cmd.market_id!r}")
+        index = state.index_price(cmd.market_id)
+        if index is None or state.oracle_stale(cmd.market_id):
+            raise reject(RejectCode.MARKET_DEGRADED, "market_id", "no fresh index price to sample against")
+        funding = state.funding[cmd.market_id]
+        if funding.last_sample_ns and cmd.timestamp_ns - funding.last_sample_ns < market.premium_sample_interval_ns:
+            raise reject(RejectCode.PREMIUM_SAMPLE_NOT_DUE, "timestamp_ns",
+                         f"the last sample was at {funding.last_sample_ns} ns; the cadence is "
+                         f"{market.premium_sample_interval_ns} ns")
+        book = state.books[cmd.market_id]
+        bid = impact_price(book.bids, market.impact_notional, market.resolution)
+        ask = impact_price(book.asks, market.impact_notional, market.resolution)
+        premium = premium_ppb(bid, ask, index)
+        funding.sample(cmd.timestamp_ns, premium)
+        events.append(FundingPremiumSampled(cmd.market_id, cmd.timestamp_ns, premium, bid, ask, index))
+
+    def _funding_tick(self, cmd: FundingTick, events: list[Event]) -> None:
+        """Close the funding interval of one market (or of every due market): rate, index, settlement.
+
+        A named market must be due (its interval elapsed) and fresh; with no market named, every due
+        and fresh market ticks, in market-id order, and the command is refused if none is.
+        """
+        state = self.state
+        now = cmd.timestamp_ns
+        if cmd.market_id is not None:
+            market = state.markets.get(cmd.market_id)
+            if market is None:
+                raise reject(RejectCode.UNKNOWN_MARKET, "market_id", f"no market {cmd.market_id!r}")
+            if not self._funding_due(market, now):
+                raise reject(RejectCode.FUNDING_NOT_DUE, "timestamp_ns",
+                             f"the next funding tick of {cmd.market_id} is not due before "
+                             f"{state.funding[cmd.market_id].last_tick_ns + market.funding_interval_ns} ns")
+            if state.oracle_stale(cmd.market_id):
+                raise reject(RejectCode.MARKET_DEGRADED, "market_id", "the oracle price is stale")
+            due = [market]
+        else:
+            due = [m for mid, m in sorted(state.markets.items()) if not state.oracle_stale(mid) and self._funding_due(m, now)]
+            if not due:
+                raise reject(RejectCode.FUNDING_NOT_DUE, "timestamp_ns", "no market is due for a funding tick")
+        for market in due:
+            self._tick_market(market, now, events)
+
+    def _funding_due(self, market: Market, now_ns: int) -> bool:
+        funding = self.state.funding[market.market_id]
+        return funding.started and now_ns - funding.last_tick_ns >= market.funding_interval_ns
+
+    def _tick_market(self, market: Market, now_ns: int, events: list[Event]) -> None:
+        state = self.state
+        mid = market.market_id
+        funding = state.funding[mid]
+        price = state.oracle_prices[mid]
+        interval, twap = funding.close_interval(now_ns)
+        rate = interval_rate_ppb(market, twap, interval)
+        delta = index_delta(rate, price, market.resolution)
+        new_index = state.funding_indices[mid] + delta
+        assert abs(new_index) < FUNDING_INDEX_BOUND, f"{mid}: funding index out of range"
+        funding.rate_ppb = rate
+        state.funding_indices[mid] = new_index
+        paid, total = settle_market(state.accounts.values(), mid, new_index)
+        rounding = -total
+        assert rounding >= 0
+        if rounding:
+            state.insurance_fund.collateral += rounding
+        events.append(FundingRateUpdated(mid, now_ns, interval, twap, rate, price, new_index, delta, len(paid), rounding))
+        events.extend(
+            FundingPaid(acct.position_id, mid, now_ns, amount, size, rate, price, acct.collateral)
+            for acct, amount, size in paid
+        )
 
     def _place_order(self, cmd: PlaceOrder, events: list[Event]) -> None:
         state = self.state
@@ -353,15 +470,18 @@ _HANDLERS: dict[type, Handler] = {
     DepositCollateral: Sequencer._deposit,  # type: ignore[dict-item]
     WithdrawCollateral: Sequencer._withdraw,  # type: ignore[dict-item]
     SetOraclePrice: Sequencer._set_oracle_price,  # type: ignore[dict-item]
+    OraclePricesTick: Sequencer._oracle_tick,  # type: ignore[dict-item]
+    SampleFundingPremium: Sequencer._sample_premium,  # type: ignore[dict-item]
+    FundingTick: Sequencer._funding_tick,  # type: ignore[dict-item]
     PlaceOrder: Sequencer._place_order,  # type: ignore[dict-item]
     CancelOrder: Sequencer._cancel_order,  # type: ignore[dict-item]
     CancelAllOrders: Sequencer._cancel_all,  # type: ignore[dict-item]
 }
 
 
-def replay(config: ExchangeConfig, commands: Iterable[Command]) -> Sequencer:
+def replay(config: ExchangeConfig, commands: Iterable[Command], verify: SignatureVerifier | None = None) -> Sequencer:
     """A fresh sequencer with ``commands`` applied: the state the log describes."""
-    seq = Sequencer(config)
+    seq = Sequencer(config, verify)
     for cmd in commands:
         seq.apply(cmd)
     return seq

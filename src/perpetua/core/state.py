@@ -9,13 +9,39 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from dataclasses import dataclass
 
 from perpetua.core.accounts import Account
 from perpetua.core.book import OrderBook
+from perpetua.core.funding import MarketFunding
 from perpetua.core.markets import ExchangeConfig, Market
+from perpetua.core.oracle import is_stale
 from perpetua.core.orders import Order
-from perpetua.core.prices import mark_price
+from perpetua.core.prices import index_price, mark_price
 from perpetua.core.triggers import TriggerIndex
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPriceStatus:
+    """What the API and the dashboard show of a market's prices and funding (``ExchangeState.price_status``)."""
+
+    market_id: str
+    oracle_price: int | None
+    oracle_timestamp_ns: int | None
+    """When the oracle price was observed (oldest signed timestamp of its tick)."""
+    oracle_age_ns: int | None
+    stale: bool
+    """Degraded mode: no oracle price or one older than ``oracle_max_age_ns``; no new risk, no
+    liquidations, no funding ticks."""
+    index_price: int | None
+    mark_price: int | None
+    funding_index: int
+    funding_rate_ppb: int
+    """The rate of the last funding interval."""
+    premium_ppb: int
+    """The latest premium sample."""
+    next_funding_ns: int | None
+    """Earliest time of the next funding tick (None before the first oracle price)."""
 
 
 class ExchangeState:
@@ -30,7 +56,10 @@ class ExchangeState:
         self.books: dict[str, OrderBook] = {mid: OrderBook(mid) for mid in self.markets}
         self.triggers: dict[str, TriggerIndex] = {mid: TriggerIndex() for mid in self.markets}
         self.oracle_prices: dict[str, int] = {}
+        self.oracle_times_ns: dict[str, int] = {}
+        """When each oracle price was observed (ns); set together with ``oracle_prices``."""
         self.funding_indices: dict[str, int] = dict.fromkeys(self.markets, 0)
+        self.funding: dict[str, MarketFunding] = {mid: MarketFunding() for mid in self.markets}
         self.time_ns = 0
         self.next_order_id = 1
         self.next_fill_id = 1
@@ -38,10 +67,43 @@ class ExchangeState:
         """Heap of (expires_at_ns, order id); entries of finished orders are skipped when popped."""
         fee_id = config.fee_position_id
         self.accounts[fee_id] = Account(fee_id, public_key=0)
+        insurance_id = config.insurance_fund_position_id
+        self.accounts[insurance_id] = Account(insurance_id, public_key=0)
 
     @property
     def fee_account(self) -> Account:
         return self.accounts[self.config.fee_position_id]
+
+    @property
+    def insurance_fund(self) -> Account:
+        """The insurance fund's account: funding rounding lands here."""
+        return self.accounts[self.config.insurance_fund_position_id]
+
+    def oracle_stale(self, market_id: str) -> bool:
+        """Degraded mode at the current time (core/oracle.py): no price, or one older than its bound."""
+        return is_stale(self.markets[market_id], self.oracle_times_ns.get(market_id), self.time_ns)
+
+    def index_price(self, market_id: str) -> int | None:
+        return index_price(self.oracle_prices.get(market_id))
+
+    def price_status(self, market_id: str) -> MarketPriceStatus:
+        """Prices, staleness and funding of one market, judged at the state's current time."""
+        market = self.markets[market_id]
+        oracle_time = self.oracle_times_ns.get(market_id)
+        funding = self.funding[market_id]
+        return MarketPriceStatus(
+            market_id=market_id,
+            oracle_price=self.oracle_prices.get(market_id),
+            oracle_timestamp_ns=oracle_time,
+            oracle_age_ns=None if oracle_time is None else self.time_ns - oracle_time,
+            stale=self.oracle_stale(market_id),
+            index_price=self.index_price(market_id),
+            mark_price=self.mark_price(market_id),
+            funding_index=self.funding_indices[market_id],
+            funding_rate_ppb=funding.rate_ppb,
+            premium_ppb=funding.premium_ppb,
+            next_funding_ns=funding.last_tick_ns + market.funding_interval_ns if funding.started else None,
+        )
 
     def mark_price(self, market_id: str) -> int | None:
         book = self.books[market_id]
@@ -81,7 +143,9 @@ class ExchangeState:
             self.next_order_id,
             self.next_fill_id,
             tuple(sorted(self.oracle_prices.items())),
+            tuple(sorted(self.oracle_times_ns.items())),
             tuple(sorted(self.funding_indices.items())),
+            tuple((mid, f.state_tuple()) for mid, f in sorted(self.funding.items())),
             tuple(a.state_tuple() for _, a in sorted(self.accounts.items())),
             tuple(o.state_tuple() for _, o in sorted(self.orders.items())),
             books,
@@ -114,3 +178,5 @@ class ExchangeState:
                 assert sell == sum(o.remaining for o in resting if o.side < 0), f"open sell size of {acct.position_id}"
             for mid, p in acct.positions.items():
                 assert p.size != 0, f"zero position kept in {mid}"
+                # Funding ticks settle every position (core/funding.py), so no cached index lags.
+                assert p.funding_index == self.funding_indices[mid], f"unsettled funding in {mid}"
