@@ -10,43 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from enum import StrEnum
+import types
+import typing
+from enum import Enum
 from typing import Any
 
-from perpetua.core.commands import (
-    CancelAllOrders,
-    CancelOrder,
-    Command,
-    CreateAccount,
-    DepositCollateral,
-    PlaceOrder,
-    SetOraclePrice,
-    WithdrawCollateral,
-)
+from perpetua.core import commands as _commands
+from perpetua.core.commands import Command
 from perpetua.core.errors import PerpetuaError
-from perpetua.core.orders import OrderType, TimeInForce, TriggerSource
 
-COMMAND_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        CreateAccount,
-        DepositCollateral,
-        WithdrawCollateral,
-        SetOraclePrice,
-        PlaceOrder,
-        CancelOrder,
-        CancelAllOrders,
-    )
-}
-"""Every command the journal can hold, by its stable type name."""
-
-_ENUM_FIELDS: dict[str, type[StrEnum]] = {
-    "order_type": OrderType,
-    "time_in_force": TimeInForce,
-    "trigger_source": TriggerSource,
-}
-_STR_FIELDS = frozenset({"market_id", "client_id"})
-_BOOL_FIELDS = frozenset({"post_only", "reduce_only"})
+COMMAND_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(_commands.Command)}
+"""Every command the journal can hold, by its stable type name: all members of the core's ``Command``
+union, so a command the core adds is journaled without a change here. Field values are encoded and
+decoded from the dataclass type hints (int, str, bool, enums, ``X | None``, ``tuple[X, ...]`` and
+nested frozen dataclasses)."""
 
 
 class CodecError(PerpetuaError):
@@ -57,56 +34,106 @@ class CodecError(PerpetuaError):
         self.field = field
 
 
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_encode_value(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
 def command_to_dict(cmd: Command) -> dict[str, Any]:
     out: dict[str, Any] = {"type": type(cmd).__name__}
     for f in dataclasses.fields(cmd):
-        value = getattr(cmd, f.name)
-        out[f.name] = value.value if isinstance(value, StrEnum) else value
+        out[f.name] = _encode_value(getattr(cmd, f.name))
     return out
 
 
 def encode_command(cmd: Command) -> str:
     """The journal's text for ``cmd`` (compact, keys in field order)."""
-    if type(cmd).__name__ not in COMMAND_TYPES:
+    if COMMAND_TYPES.get(type(cmd).__name__) is not type(cmd):
         raise CodecError("type", f"{type(cmd).__name__} is not a journaled command")
     return json.dumps(command_to_dict(cmd), separators=(",", ":"))
 
 
-def _decode_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    enum_type = _ENUM_FIELDS.get(name)
-    if enum_type is not None:
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _decode_value(name: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise CodecError(name, "must not be null")
+        errors: list[CodecError] = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _decode_value(name, option, value)
+            except CodecError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise CodecError(name, "must be a list")
+        (item, _) = typing.get_args(hint)
+        return tuple(_decode_value(f"{name}[{i}]", item, v) for i, v in enumerate(value))
+    if isinstance(hint, type) and issubclass(hint, Enum):
         try:
-            return enum_type(value)
+            return hint(value)
         except ValueError:
-            raise CodecError(name, f"{value!r} is not a {enum_type.__name__}") from None
-    if name in _BOOL_FIELDS:
+            raise CodecError(name, f"{value!r} is not a {hint.__name__}") from None
+    if hint is bool:
         if not isinstance(value, bool):
             raise CodecError(name, "must be a boolean")
         return value
-    if name in _STR_FIELDS:
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CodecError(name, "must be an integer")
+        return value
+    if hint is str:
         if not isinstance(value, str):
             raise CodecError(name, "must be a string")
         return value
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CodecError(name, "must be an integer")
-    return value
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise CodecError(name, "must be an object")
+        return _decode_dataclass(hint, value, name)
+    raise CodecError(name, f"no JSON form for {hint!r}")
+
+
+def _decode_dataclass(cls: type[Any], data: dict[str, Any], prefix: str = "") -> Any:
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names - ({"type"} if not prefix else set())
+    if unknown:
+        raise CodecError(f"{prefix}{'.' if prefix else ''}{sorted(unknown)[0]}", f"unknown field of {cls.__name__}")
+    kwargs = {
+        n: _decode_value(f"{prefix}{'.' if prefix else ''}{n}", hints[n], data[n]) for n in names if n in data
+    }
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise CodecError(prefix or "fields", f"{cls.__name__}: {exc}") from None
 
 
 def command_from_dict(data: dict[str, Any]) -> Command:
     cls = COMMAND_TYPES.get(str(data.get("type")))
     if cls is None:
         raise CodecError("type", f"unknown command type {data.get('type')!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names - {"type"}
-    if unknown:
-        raise CodecError(sorted(unknown)[0], f"unknown field of {cls.__name__}")
-    kwargs = {name: _decode_value(name, data[name]) for name in names if name in data}
-    try:
-        cmd: Command = cls(**kwargs)
-    except TypeError as exc:
-        raise CodecError("fields", f"{cls.__name__}: {exc}") from None
+    cmd: Command = _decode_dataclass(cls, data)
     return cmd
 
 

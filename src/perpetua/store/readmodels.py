@@ -329,6 +329,9 @@ class ReadModels:
     def order_hash_used(self, order_hash: str) -> bool:
         return self._one("SELECT 1 AS x FROM orders WHERE hash = ?", (order_hash,)) is not None
 
+    def order_hashes(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT hash FROM orders WHERE hash IS NOT NULL")}
+
     def orders(
         self,
         position_id: int,
