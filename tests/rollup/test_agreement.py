@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from perpetua.core.commands import CreateAccount, DepositCollateral, PlaceOrder, SetOraclePrice, WithdrawCollateral
+from perpetua.core.commands import (
+    CreateAccount,
+    DepositCollateral,
+    PlaceOrder,
+    SetOraclePrice,
+    WithdrawCollateral,
+)
 from perpetua.core.events import OrderFilled
 from perpetua.core.orders import OrderType, TimeInForce
 from perpetua.core.sequencer import Sequencer
@@ -15,8 +21,18 @@ from perpetua.crypto.signatures import sign
 from perpetua.rollup.adapter import ExchangeAdapter
 from perpetua.rollup.batch import Batcher
 from perpetua.rollup.rebuild import rebuild
-
-from tests.rollup.helpers import BTC, COLLATERAL, ETH, EXCHANGE, FEE_POSITION, NOW_H, base_state, context, key, private_key
+from tests.rollup.helpers import (
+    BTC,
+    COLLATERAL,
+    ETH,
+    EXCHANGE,
+    FEE_POSITION,
+    NOW_H,
+    base_state,
+    context,
+    key,
+    private_key,
+)
 
 USD = 1_000_000
 
@@ -60,7 +76,7 @@ def test_random_flow_balances_and_roots_agree(seed: int) -> None:
             price = mid + rng.randrange(-20, 21) * market.tick_size * (10 if market is BTC else 100)
             size = rng.randrange(1, 30) * market.min_order_size
             side = rng.choice([1, -1])
-            events = run(lambda ts, pid=pid, market=market, price=price, size=size, side=side: PlaceOrder(
+            events = run(lambda ts, pid=pid, market=market, price=price, size=size, side=side, i=i: PlaceOrder(
                 ts, pid, market.market_id, side, OrderType.LIMIT, TimeInForce.GTT, size, price, f"o{i}"))
             fills += sum(isinstance(e, OrderFilled) for e in events)
     batches.append(batcher.cut())

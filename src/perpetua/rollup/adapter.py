@@ -39,7 +39,6 @@ from perpetua.core.quantities import PPM
 from perpetua.crypto.messages import LimitOrder, hash_withdrawal
 from perpetua.crypto.messages import Withdrawal as WithdrawalMessage
 from perpetua.crypto.signatures import Signature
-
 from perpetua.rollup.orders import SignedOrder, limit_order_hash
 from perpetua.rollup.transactions.deposit import Deposit
 from perpetua.rollup.transactions.trade import Trade
