@@ -1,7 +1,8 @@
 """Property tests over random order flows through the real sequencer (hypothesis).
 
 After every command: the book never crosses and every structure is consistent (``state.check``);
-collateral is conserved (only deposits and withdrawals change the total, fees included); a rejected
+collateral is conserved (only deposits and withdrawals change the total, fees, funding and the
+insurance fund included; hourly funding ticks settle every position); a rejected
 command changes nothing. Across the flow: filled + remaining = original size for every order; a
 reduce-only order never grows a position; cancel is idempotent; replaying the command log reproduces
 the same state hash.
@@ -19,7 +20,9 @@ from perpetua.core.commands import (
     CancelOrder,
     Command,
     DepositCollateral,
+    FundingTick,
     PlaceOrder,
+    SampleFundingPremium,
     SetOraclePrice,
     WithdrawCollateral,
 )
@@ -42,7 +45,7 @@ MARKETS = {"BTC-USD": (usd(40000), usd(1), btc("0.001")), "ETH-USD": (usd(3000),
 def random_op(rnd: random.Random) -> tuple[object, ...]:
     """One command description; about two thirds are placements, mostly plain limits near the oracle
     so books fill and cross, with every order type, time in force and flag represented."""
-    k = rnd.randrange(15)
+    k = rnd.randrange(16)
     if k < 10:
         return (
             "place",
@@ -66,6 +69,8 @@ def random_op(rnd: random.Random) -> tuple[object, ...]:
         return ("oracle", rnd.choice(sorted(MARKETS)), rnd.randint(-400, 400))
     if k == 13:
         return ("deposit", rnd.choice(ACCOUNTS), rnd.randint(1, 5000))
+    if k == 15:
+        return ("funding", rnd.choice(sorted(MARKETS)))
     return ("withdraw", rnd.choice(ACCOUNTS), rnd.randint(1, 5000))
 
 
@@ -108,6 +113,10 @@ def test_random_flows_keep_every_invariant(rnd: random.Random, n_ops: int) -> No
             _, mid, move = item
             price = max(MARKETS[mid][1], oracle[mid] + move * MARKETS[mid][1] * 10)  # type: ignore[index,operator]
             cmds.append(SetOraclePrice(clock(), mid, price))  # type: ignore[arg-type]
+        elif kind == "funding":  # an hour passes: fresh prices, a premium sample, a funding tick
+            now = clock(3600 * 10**9)
+            cmds += [SetOraclePrice(now, m, p) for m, p in sorted(oracle.items())]
+            cmds += [SampleFundingPremium(now, item[1]), FundingTick(clock())]  # type: ignore[arg-type]
         elif kind == "deposit":
             cmds.append(DepositCollateral(clock(), item[1], usd(item[2])))  # type: ignore[arg-type]
         else:
