@@ -73,6 +73,21 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Run the trader API (dYdX v3 REST + WebSocket) on embedded defaults."""
+    from perpetua.api.app import serve
+
+    overrides: dict[str, object] = {}
+    for name in ("host", "port", "data_dir"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    if args.config:
+        overrides["markets_path"] = args.config
+    serve(config_path=args.server_config, **overrides)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="perpetua", description="Perpetua perpetual-futures exchange")
     parser.add_argument("--version", action="version", version=f"perpetua {__version__}")
@@ -86,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--candles-limit", type=int, default=0, help="stop after this many candles")
     up.add_argument("--every", type=int, default=1, help="print a status line every N candles")
     up.set_defaults(func=_cmd_up)
+    srv = sub.add_parser("serve", help="run the trader API (dYdX v3 REST + WebSocket)")
+    srv.add_argument("--server-config", help="TOML file with a [server] table (PERPETUA_* variables override)")
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    srv.add_argument("--data-dir", help="where the journal and read models live")
+    srv.set_defaults(func=_cmd_serve)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

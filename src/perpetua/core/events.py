@@ -103,6 +103,12 @@ class OrderCanceled:
     market_id: str
     remaining: int
     reason: CancelReason
+    side: int = 0
+    """+1 buy, -1 sell (so a book-delta read model needs no lookup)."""
+    price: int = 0
+    """The order's limit price."""
+    was_resting: bool = False
+    """True when the order was in the book (its removal changes the book)."""
 
 
 @dataclass(slots=True)

@@ -179,7 +179,7 @@ def cancel_resting(state: ExchangeState, order: Order, reason: CancelReason, eve
     del state.orders[oid]
     del acct.open_orders[oid]
     del acct.client_orders[order.client_id]
-    events.append(OrderCanceled(oid, order.account_id, order.market_id, remaining, reason))
+    events.append(OrderCanceled(oid, order.account_id, order.market_id, remaining, reason, order.side, order.price, True))
 
 
 def apply_plan(

@@ -97,8 +97,12 @@ class Sequencer:
     the same answers, so the state and the replay are the same (core/oracle.py).
     """
 
-    def __init__(self, config: ExchangeConfig, verify: SignatureVerifier | None = None) -> None:
+    def __init__(
+        self, config: ExchangeConfig, verify: SignatureVerifier | None = None, keep_log: bool = True
+    ) -> None:
         self.state = ExchangeState(config)
+        self.keep_log = keep_log
+        """Keep every applied command in ``log`` (off where a journal holds them, e.g. the server)."""
         self.log: list[Command] = []
         self.verify: SignatureVerifier = verify_signature if verify is None else verify
 
@@ -107,7 +111,8 @@ class Sequencer:
     def apply(self, cmd: Command) -> list[Event]:
         """Apply one command; return its events. Never raises on bad input: it rejects instead."""
         events: list[Event] = []
-        self.log.append(cmd)
+        if self.keep_log:
+            self.log.append(cmd)
         state = self.state
         if cmd.timestamp_ns < state.time_ns:
             self._reject(cmd, RejectedError(RejectCode.TIMESTAMP_REGRESSED, "timestamp_ns",
@@ -386,7 +391,8 @@ class Sequencer:
     def _finish(self, order: Order, reason: CancelReason, events: list[Event]) -> None:
         """Cancel the unfilled rest of an order that is not resting in the book."""
         retire_order(self.state, order, OrderStatus.CANCELED)
-        events.append(OrderCanceled(order.order_id, order.account_id, order.market_id, order.remaining, reason))
+        events.append(OrderCanceled(order.order_id, order.account_id, order.market_id, order.remaining, reason,
+                                    order.side, order.price))
 
     def _cancel(self, order: Order, reason: CancelReason, events: list[Event]) -> None:
         if order.status is _OPEN:
