@@ -50,7 +50,7 @@ class L2:
 
     def trade(self, buyer: int, seller: int, asset_id: int, synthetic: int, collateral: int) -> None:
         for pid, sign in ((buyer, 1), (seller, -1)):
-            leaf = self.leaf(pid)
+            leaf = self.settle_funding(self.leaf(pid))
             held = {a.asset_id: a for a in leaf.assets}
             old = held.get(asset_id)
             balance = (old.balance if old else 0) + sign * synthetic
@@ -60,6 +60,13 @@ class L2:
                 held.pop(asset_id, None)
             self._set(pid, replace(leaf, collateral=leaf.collateral - sign * collateral,
                                    assets=tuple(held[k] for k in sorted(held))))
+
+    def settle_funding(self, leaf: Leaf) -> Leaf:
+        """StarkEx: one floor per position, every cached index set to the global one."""
+        fxp = leaf.collateral * 2**32 - sum((self.indices[a.asset_id] - a.cached_funding_index) * a.balance
+                                            for a in leaf.assets)
+        return replace(leaf, collateral=fxp // 2**32, assets=tuple(
+            LeafAsset(a.asset_id, a.balance, self.indices[a.asset_id]) for a in leaf.assets))
 
     def asset_states(self) -> tuple[AssetState, ...]:
         return tuple(AssetState(a, self.prices[a], self.indices[a]) for a in sorted(self.prices))
