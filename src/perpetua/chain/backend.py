@@ -127,6 +127,16 @@ class BoaChain:
         self.names[address] = contract
         return address
 
+    def deploy_source(self, source: str, name: str, *args: Any, sender: str) -> str:
+        """Deploys a contract from source text (benchmarks' baselines)."""
+        with self._boa.swap_env(self.env):
+            self.env.eoa = sender
+            instance = self._boa.loads_partial(source, name=name).deploy(*args)
+        address = str(instance.address)
+        self.contracts[address] = instance
+        self.names[address] = name
+        return address
+
     def _function(self, address: str, function: str) -> Any:
         return getattr(self.contracts[str(address)], function)
 
