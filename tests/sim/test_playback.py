@@ -112,3 +112,20 @@ def test_recorded_l2_stream_and_trade_tape_replay() -> None:
     assert l2.events == 2967
     tape = Playback(FINE, Strategy()).run(load(SHARED / "btcusdt-trades-2021-01-08.csv", Scale(size=10**10)))
     assert tape.events == 2001
+
+
+def test_a_long_held_across_three_funding_periods_returns_price_pnl_minus_funding_minus_fees() -> None:
+    strategy = BuyOnceAndHold()
+    settings = PlaybackSettings(makers=CandleMakers(levels=2, spread_bps=2, volume_fraction_ppm=100_000))
+    # 200 flat minutes at 40,000 and a last close at 40,500. The book is symmetric around the index,
+    # so the premium is 0 and each hourly rate is the interest alone: 0.01% per 8 h, pro rata. Ticks
+    # come at the first price point at least an hour after the last (points are 15 s apart): every
+    # 3,615 s, so rate = 100,000 ppb * 3,615 / 28,800 = 12,552 ppb (floored).
+    # Index move = 12,552e-9 * 40,000e6 quantums / 1e10 per synthetic quantum * 2^32 = 215,641.7 -> 215,641;
+    # the long 1 BTC (1e10) pays floor(-215,641 * 1e10 / 2^32) = floor(-502,078.33) = -502,079 a tick.
+    result = Playback(CONFIG, strategy, settings).run(bars(*([40000] * 200 + [40500])))
+    assert [(p.rate_ppb, p.amount) for p in result.funding] == [(12_552, -502_079)] * 3
+    fee = 40008 * 500  # taker 0.05% of 40,008 USD at the first ask
+    price_pnl = usd(40500 - 40008)
+    assert result.summary()["pnl"] == price_pnl - fee - 3 * 502_079
+    assert result.summary()["funding_received"] == -3 * 502_079

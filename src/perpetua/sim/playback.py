@@ -20,8 +20,10 @@ How each kind of recorded event drives the exchange (documented models):
 - ``Trade``: a tape account sends an IOC order of the recorded size and side at the recorded price
   (it takes liquidity the way the recorded aggressor did). With no oracle feed in the data, the
   oracle follows the traded price.
-- ``FundingRate``: recorded rates are reported to the strategy (``on_funding``); funding itself moves
-  with the exchange's own funding ticks once the prices-and-funding issue lands.
+- Funding is the exchange's own: at each price point the playback sends ``SampleFundingPremium`` and
+  ``FundingTick`` when the market's cadence says they are due (premium from the replayed book's
+  impact prices against the index), and the strategy sees each payment (``on_funding``). Recorded
+  ``FundingRate`` events are passed to ``on_funding_rate`` for comparison; they do not move money.
 
 Deterministic: the same events, settings and strategy give the same results, byte for byte.
 """
@@ -40,10 +42,12 @@ from perpetua.core.commands import (
     Command,
     CreateAccount,
     DepositCollateral,
+    FundingTick,
     PlaceOrder,
+    SampleFundingPremium,
     SetOraclePrice,
 )
-from perpetua.core.events import Event, OrderAccepted, OrderFilled, OrderRejected
+from perpetua.core.events import Event, FundingPaid, OrderAccepted, OrderFilled, OrderRejected
 from perpetua.core.markets import ExchangeConfig, Market
 from perpetua.core.orders import OrderType, TimeInForce
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM
@@ -76,8 +80,11 @@ class Strategy:
     def on_fill(self, ctx: StrategyContext, fill: OrderFilled) -> None:
         """One of the strategy's orders filled (maker or taker)."""
 
-    def on_funding(self, ctx: StrategyContext, rate: FundingRate) -> None:
-        """A recorded funding rate was published."""
+    def on_funding(self, ctx: StrategyContext, payment: FundingPaid) -> None:
+        """The strategy's account paid (amount < 0) or received funding at a funding tick."""
+
+    def on_funding_rate(self, ctx: StrategyContext, rate: FundingRate) -> None:
+        """A recorded funding rate was published (information only)."""
 
 
 @dataclass(slots=True)
@@ -151,6 +158,10 @@ class StrategyContext:
     def time_ns(self) -> int:
         return self._pb.clock_ns
 
+    @property
+    def market(self) -> Market:
+        return self._pb.market
+
     def position(self) -> int:
         return self._pb.sequencer.state.accounts[STRATEGY_ACCOUNT].size(self._pb.market.market_id)
 
@@ -202,6 +213,7 @@ class PlaybackResult:
     """One row per sample: time, oracle, position, collateral, equity, margin ratio (ppm), liquidation price."""
     fills: list[OrderFilled]
     fees_paid: int
+    funding: list[FundingPaid]
     events: int
     commands: int
     state_hash: str
@@ -221,6 +233,7 @@ class PlaybackResult:
             "pnl": None if start is None or end is None else end - start,
             "max_drawdown": max_drawdown,
             "fees_paid": self.fees_paid,
+            "funding_received": sum(p.amount for p in self.funding),
             "fills": len(self.fills),
             "market_events": self.events,
             "commands": self.commands,
@@ -260,6 +273,7 @@ class Playback:
         self.clock_ns = 0
         self._t = 0
         self._fills: list[OrderFilled] = []
+        self._funding: list[FundingPaid] = []
         self._fees = 0
         self._samples: list[dict[str, int | None]] = []
         self._next_sample = 0
@@ -286,6 +300,9 @@ class Playback:
                     self.strategy.on_fill(self.ctx, e)
             elif isinstance(e, OrderRejected) and e.position_id == STRATEGY_ACCOUNT:
                 self.ctx.rejections.append(e)
+            elif isinstance(e, FundingPaid) and e.position_id == STRATEGY_ACCOUNT:
+                self._funding.append(e)
+                self.strategy.on_funding(self.ctx, e)
         return events
 
     def _setup(self, first_ns: int) -> None:
@@ -302,6 +319,19 @@ class Playback:
     def _set_oracle(self, price: int) -> None:
         tick = self.market.tick_size
         self.submit(SetOraclePrice(self.now(), self.market.market_id, max(tick, price)))
+        self._run_funding()
+
+    def _run_funding(self) -> None:
+        """Premium samples and funding ticks, when the market's cadence makes them due."""
+        m = self.market
+        funding = self.sequencer.state.funding[m.market_id]
+        now = self.clock_ns
+        if not funding.started:
+            return
+        if not funding.last_sample_ns or now - funding.last_sample_ns >= m.premium_sample_interval_ns:
+            self.submit(SampleFundingPremium(self.now(), m.market_id))
+        if now - funding.last_tick_ns >= m.funding_interval_ns:
+            self.submit(FundingTick(self.now(), m.market_id))
 
     def _snap(self, price: int) -> int:
         tick = self.market.tick_size
@@ -394,8 +424,20 @@ class Playback:
                     self._set_level(side, self._snap(price), size)
         else:
             self._set_level(event.side, self._snap(event.price), event.size)
+            self._refresh_oracle_from_book()
         self._sample()
         self.strategy.on_book(self.ctx, event)
+
+    def _refresh_oracle_from_book(self) -> None:
+        """With only a book to go by, the oracle follows its mid, at most once a second of data time."""
+        state = self.sequencer.state
+        mid = self.market.market_id
+        last = state.oracle_times_ns.get(mid)
+        if last is not None and self.clock_ns - last < 10**9:
+            return
+        bid, ask = state.books[mid].best_bid(), state.books[mid].best_ask()
+        if bid is not None and ask is not None:
+            self._set_oracle(self._snap((bid + ask) // 2))
 
     def _play_trade(self, trade: Trade) -> None:
         m = self.market
@@ -428,11 +470,11 @@ class Playback:
                 self._play_trade(event)
             elif isinstance(event, FundingRate):
                 self.clock_ns = max(self.clock_ns, event.timestamp_ns)
-                self.strategy.on_funding(self.ctx, event)
+                self.strategy.on_funding_rate(self.ctx, event)
         self._next_sample = 0
         if self._started:
             self._sample()
-        return PlaybackResult(self._samples, self._fills, self._fees, n, len(self.sequencer.log),
+        return PlaybackResult(self._samples, self._fills, self._fees, self._funding, n, len(self.sequencer.log),
                               self.sequencer.state_hash())
 
 

@@ -1,0 +1,72 @@
+"""Playback benchmark: recorded market events replayed through the real exchange core per second.
+
+Three recordings, each through ``sim.playback.Playback`` (every order a real ``Sequencer.apply``):
+- minute candles (BTC, January 2022): each bar walks 4 oracle points with a sweep and a maker ladder
+  (about 25 commands a bar);
+- an L2 stream (XRPUSDT, Bybit 500 levels: a snapshot then deltas), mirrored level by level;
+- a trade tape (BTCUSDT), each trade an IOC order.
+``events_per_s`` is all recorded events over all the time; the per-kind figures follow.
+Sweep throughput arrives with the stress lab.
+
+    python bench/playback.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from perpetua.core.markets import load_config  # noqa: E402
+from perpetua.sim.marketdata import Scale, load  # noqa: E402
+from perpetua.sim.playback import Playback, PlaybackSettings, Strategy  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+SHIPPED = ROOT / "src/perpetua/data/btc-perp-2022-01-21-to-24-1m.csv"
+
+
+def timed(config_path: Path | None, market: str, events: list, **options: object) -> tuple[int, float, int]:
+    config = load_config(config_path)
+    playback = Playback(config, Strategy(), PlaybackSettings(market_id=market))
+    start = time.perf_counter()
+    result = playback.run(events)
+    return result.events, time.perf_counter() - start, result.commands
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    fine = ROOT / "src/perpetua/config/playback-markets.toml"
+    candles = SHARED / "btc-perp-2022-01-1m.csv" if SHARED.is_dir() else SHIPPED
+    n_bars = 3_000 if args.quick else 45_031  # full: the whole recorded month
+    bars = list(load(candles, Scale(size=10**10), volume_in_quote=True))[:n_bars]
+    rows = {"bars": timed(None, "BTC-USD", bars)}
+    if SHARED.is_dir():
+        l2 = list(load(SHARED / "xrpusdt-perp-l2-2024-12-01.jsonl", Scale(size=10**6)))
+        tape = list(load(SHARED / "btcusdt-trades-2021-01-08.csv", Scale(size=10**10)))
+        rows["l2"] = timed(fine, "XRP-USD", l2)
+        rows["trades"] = timed(fine, "BTC-USD", tape)
+    total_events = sum(r[0] for r in rows.values())
+    total_s = sum(r[1] for r in rows.values())
+    out: dict[str, object] = {"events_per_s": round(total_events / total_s)}
+    for kind, (n, s, cmds) in rows.items():
+        out[f"{kind}_events_per_s"] = round(n / s)
+        out[f"{kind}_commands_per_s"] = round(cmds / s)
+        out[f"{kind}_events"] = n
+        out[f"{kind}_s"] = round(s, 3)
+    print(f"{'recording':<10}{'events':>10}{'seconds':>10}{'events/s':>12}{'commands/s':>13}")
+    for kind, (n, s, cmds) in rows.items():
+        print(f"{kind:<10}{n:>10}{s:>10.2f}{n / s:>12.0f}{cmds / s:>13.0f}")
+    if args.json:
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
