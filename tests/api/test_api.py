@@ -244,3 +244,19 @@ def test_server_config_from_file_and_environment(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="prot"):
         load_server_config(path, env={})
     assert ServerConfig().faucet_enabled and not ServerConfig(network_id=1).faucet_enabled
+
+
+def test_deleted_read_models_are_rebuilt_past_snapshots(tmp_path: Path) -> None:
+    with make_client(tmp_path, snapshot_every=3) as client:
+        maker, taker = onboard(client, Trader(112)), onboard(client, Trader(113))
+        for i in range(3):
+            assert post_order(client, maker, maker.order("SELL", "0.01", str(40100 + i))).status_code == 201
+        assert post_order(client, taker, taker.order("BUY", "0.015", "40101", tif="IOC")).status_code == 201
+        orders = get(client, maker, "/v3/orders").json()
+        fills = get(client, taker, "/v3/fills").json()
+    (tmp_path / "read.db").unlink()
+    for extra in ("read.db-wal", "read.db-shm"):
+        (tmp_path / extra).unlink(missing_ok=True)
+    with make_client(tmp_path) as client:
+        assert get(client, maker, "/v3/orders").json() == orders
+        assert get(client, taker, "/v3/fills").json() == fills

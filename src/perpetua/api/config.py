@@ -50,6 +50,9 @@ class ServerConfig:
     """Processes verifying STARK signatures; 0 verifies in a thread of the server process."""
     max_batch: int = 512
     """Commands applied and committed together (group commit)."""
+    clock_interval_s: float = 1.0
+    """How often the server submits the premium samples and funding ticks that are due (0: never, an
+    outside job submits them)."""
 
     @property
     def network(self) -> Network:
@@ -110,6 +113,8 @@ def load_server_config(
         cfg.network  # noqa: B018 - validates the chain id
     except ValueError:
         raise ServerConfigError(f"network_id: {cfg.network_id} is not a supported network") from None
+    if cfg.clock_interval_s < 0:
+        raise ServerConfigError("clock_interval_s: must be >= 0")
     if cfg.snapshot_every <= 0 or cfg.max_batch <= 0 or cfg.rate_limit_per_s <= 0 or cfg.rate_limit_burst <= 0:
         raise ServerConfigError("snapshot_every, max_batch and the rate limits must be positive")
     return cfg

@@ -21,9 +21,10 @@ from typing import Any
 
 from perpetua.api.config import ServerConfig
 from perpetua.api.hub import Hub
-from perpetua.core.commands import Command, SetOraclePrice
+from perpetua.core.commands import Command, FundingTick, SampleFundingPremium, SetOraclePrice
 from perpetua.core.events import (
     Event,
+    FundingRateUpdated,
     OraclePriceUpdated,
     OrderAccepted,
     OrderCanceled,
@@ -31,6 +32,7 @@ from perpetua.core.events import (
     OrderTriggered,
 )
 from perpetua.core.markets import ExchangeConfig
+from perpetua.core.oracle import is_stale
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, to_integer_units
 from perpetua.core.sequencer import Sequencer
 from perpetua.crypto.verifier import VerifierPool
@@ -76,7 +78,10 @@ class Exchange:
             self.read = ReadModels(read_path, {m.market_id: m.resolution for m in config.markets.values()})
         started = time.monotonic()
         self.sequencer: Sequencer
-        self.sequencer, self.seq = recover(config, self.journal, self.read.project)
+        # Snapshots newer than the read models would skip records they have not projected yet.
+        self.sequencer, self.seq = recover(
+            config, self.journal, self.read.project, max_snapshot_seq=self.read.position, keep_log=False
+        )
         self.read.commit()
         self.recovery_s = time.monotonic() - started
         self.since_snapshot = 0
@@ -90,6 +95,7 @@ class Exchange:
         self.verifier: VerifierPool | None = VerifierPool(cfg.verify_workers) if cfg.verify_workers > 0 else None
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._clock_task: asyncio.Task[None] | None = None
         self._last_ts = self.sequencer.state.time_ns
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -104,6 +110,8 @@ class Exchange:
         ]
         if initial:
             await self.submit(initial)
+        if self.cfg.clock_interval_s > 0:
+            self._clock_task = asyncio.create_task(self._clock(), name="funding-clock")
 
     def allocate_position_id(self) -> int:
         """A fresh StarkEx position id (allocated at the edge, so concurrent onboardings never collide)."""
@@ -114,6 +122,11 @@ class Exchange:
     async def stop(self) -> None:
         if self.verifier is not None:
             self.verifier.close()
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock_task
+            self._clock_task = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,6 +134,41 @@ class Exchange:
             self._task = None
         self.journal.close()
         self.read.close()
+
+    def now_ns(self) -> int:
+        """Wall time, never before the sequencer's time: what staleness is judged at between commands."""
+        return max(time.time_ns(), self.sequencer.state.time_ns)
+
+    def oracle_stale(self, market_id: str) -> bool:
+        """The market's degraded mode judged now (the state judges it at its last command's time)."""
+        state = self.sequencer.state
+        return is_stale(state.markets[market_id], state.oracle_times_ns.get(market_id), self.now_ns())
+
+    def due_clock_commands(self) -> list[Command]:
+        """The premium samples and funding ticks due now (only fresh markets: stale ones would be refused)."""
+        state = self.sequencer.state
+        now = self.now_ns()
+        due: list[Command] = []
+        for mid, market in sorted(state.markets.items()):
+            funding = state.funding[mid]
+            if not funding.started or self.oracle_stale(mid):
+                continue
+            if not funding.last_sample_ns or now - funding.last_sample_ns >= market.premium_sample_interval_ns:
+                due.append(SampleFundingPremium(0, mid))
+            if now - funding.last_tick_ns >= market.funding_interval_ns:
+                due.append(FundingTick(0, mid))
+        return due
+
+    async def _clock(self) -> None:
+        """Submit due premium samples and funding ticks (journaled commands like any other)."""
+        while True:
+            await asyncio.sleep(self.cfg.clock_interval_s)
+            due = self.due_clock_commands()
+            if due:
+                try:
+                    await self.submit([(cmd, None) for cmd in due])
+                except Exception:
+                    log.exception("funding clock: submit failed")
 
     # -- submitting -------------------------------------------------------------------------------
 
@@ -165,7 +213,6 @@ class Exchange:
                 answer.append(events)
             answers.append(answer)
         self.journal.append(records)  # durable from here on
-        seq.log.clear()
         self.read.project_many(zip(records, all_events, strict=True))
         self.since_snapshot += len(records)
         if self.since_snapshot >= self.cfg.snapshot_every:
@@ -185,6 +232,7 @@ def touched_markets(events: Sequence[list[Event]]) -> set[str]:
     markets: set[str] = set()
     for evs in events:
         for ev in evs:
-            if isinstance(ev, OrderAccepted | OrderFilled | OrderCanceled | OrderTriggered | OraclePriceUpdated):
+            if isinstance(ev, OrderAccepted | OrderFilled | OrderCanceled | OrderTriggered | OraclePriceUpdated
+                          | FundingRateUpdated):
                 markets.add(ev.market_id)
     return markets

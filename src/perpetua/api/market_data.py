@@ -1,20 +1,22 @@
-"""Prices, funding, insurance fund, open interest and liquidation prices: the endpoints that grow as
-signed oracle ticks, funding and liquidations land in the core (issue 3). Kept in one module so
-those features plug in here: today the insurance fund and funding history are read-model tables
-(empty until their events exist) and the oracle price is the last SetOraclePrice.
+"""Prices, funding, insurance fund, open interest and liquidation prices.
+
+Funding history is the read model of ``FundingRateUpdated`` events; the insurance fund's balance is
+the state's (its account, ``config.insurance_fund_position_id``), its history the read model of the
+events that move it (funding rounding; liquidation penalties as they land). A market's degraded mode
+(stale oracle) is judged at wall time, so it shows even while no command arrives.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from perpetua.api.auth import Principal, authenticated, exchange_of, public_rate_limit
 from perpetua.api.errors import ERROR_RESPONSES
-from perpetua.api.routes_public import MarketPath, market_of
+from perpetua.api.routes_public import MarketPath, market_of, parse_time_ns
 from perpetua.api.schemas import Limit
-from perpetua.api.v3format import iso, size_text, usd
+from perpetua.api.v3format import iso, market_status, rate_text, size_text, usd
 from perpetua.core.risk import liquidation_price
 
 public = APIRouter(prefix="/v3", tags=["public"], responses=ERROR_RESPONSES, dependencies=[Depends(public_rate_limit)])
@@ -22,10 +24,8 @@ private = APIRouter(prefix="/v3", tags=["private"], responses=ERROR_RESPONSES)
 
 
 def insurance_balance(request: Request) -> int:
-    """The insurance fund in collateral quantums (0 until the core keeps one)."""
-    ex = exchange_of(request)
-    history = ex.read.insurance_history(1)
-    return int(history[0]["balance"]) if history else 0
+    """The insurance fund's collateral, in quantums (the state's, not a read model's)."""
+    return exchange_of(request).sequencer.state.insurance_fund.collateral
 
 
 @public.get("/insurance-fund/balance")
@@ -45,17 +45,47 @@ def get_insurance_history(request: Request, limit: Limit = 100) -> dict[str, Any
 
 
 @public.get("/historical-funding/{market}")
-def get_historical_funding(request: Request, market: MarketPath, limit: Limit = 100) -> dict[str, Any]:
+def get_historical_funding(
+    request: Request, market: MarketPath, limit: Limit = 100,
+    effectiveBeforeOrAt: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """The market's funding ticks, newest first: the rate of each interval and the index price."""
     ex = exchange_of(request)
     m = market_of(ex, market)
-    rows = ex.read.historical_funding(m.market_id, limit)
+    before = parse_time_ns("effectiveBeforeOrAt", effectiveBeforeOrAt)
+    rows = ex.read.historical_funding(m.market_id, limit, before + 1 if before is not None else None)
     return {
         "historicalFunding": [
-            {"market": m.market_id, "rate": r["rate"], "price": usd(r["price"]) if r["price"] is not None else None,
-             "effectiveAt": iso(r["effective_ns"])}
+            {"market": m.market_id, "rate": rate_text(int(r["rate"])),
+             "price": usd(r["price"]) if r["price"] is not None else None, "effectiveAt": iso(r["effective_ns"])}
             for r in rows
         ]
     }
+
+
+@public.get("/market-status")
+def get_market_status(request: Request) -> dict[str, Any]:
+    """Every market's prices, funding and degraded mode (beyond v3)."""
+    ex = exchange_of(request)
+    state = ex.sequencer.state
+    return {"markets": {mid: market_status(state, m) for mid, m in sorted(state.markets.items())}}
+
+
+@public.get("/market-status/{market}")
+def get_one_market_status(request: Request, market: MarketPath) -> dict[str, Any]:
+    ex = exchange_of(request)
+    m = market_of(ex, market)
+    return {"market": market_status(ex.sequencer.state, m)}
+
+
+@public.get("/oracle-prices/{market}")
+def get_oracle_prices(request: Request, market: MarketPath, limit: Limit = 100) -> dict[str, Any]:
+    """The market's accepted oracle prices, newest first (beyond v3)."""
+    ex = exchange_of(request)
+    m = market_of(ex, market)
+    rows = ex.read.oracle_prices(m.market_id, limit)
+    return {"oraclePrices": [{"market": m.market_id, "price": usd(r["price"]), "createdAt": iso(r["created_ns"])}
+                             for r in rows]}
 
 
 @public.get("/open-interest")

@@ -27,6 +27,8 @@ from perpetua.api.v3format import (
     iso,
     order_json,
     positions_json,
+    rate_text,
+    size_text,
     usd,
     user_id_of,
 )
@@ -445,15 +447,26 @@ async def create_withdrawal(request: Request, principal: Auth, body: WithdrawalR
 
 
 @router.get("/funding")
-def get_funding(request: Request, principal: Auth, market: MarketQuery = None, limit: Limit = 100) -> dict[str, Any]:
-    rows = exchange_of(request).read.funding_payments(principal.position_id, limit)
-    return {
-        "fundingPayments": [
-            {"market": r["market"] or None, "payment": usd(r["payment"]), "rate": r["rate"], "positionSize": None,
-             "price": None, "effectiveAt": iso(r["created_ns"])}
-            for r in rows if market in (None, r["market"])
-        ]
-    }
+def get_funding(
+    request: Request, principal: Auth, market: MarketQuery = None, limit: Limit = 100,
+    effectiveBeforeOrAt: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """The account's funding payments, newest first (negative: paid)."""
+    ex = exchange_of(request)
+    if market is not None:
+        market_of(ex, market)
+    before = parse_time_ns("effectiveBeforeOrAt", effectiveBeforeOrAt)
+    rows = ex.read.funding_payments(principal.position_id, limit, market, before + 1 if before is not None else None)
+    out = []
+    for r in rows:
+        m = ex.config.markets.get(r["market"])
+        out.append({
+            "market": r["market"] or None, "payment": usd(r["payment"]),
+            "rate": rate_text(int(r["rate"])) if r["rate"] is not None else None,
+            "positionSize": size_text(r["position_size"], m) if m is not None and r["position_size"] is not None else None,
+            "price": usd(r["price"]) if r["price"] is not None else None, "effectiveAt": iso(r["created_ns"]),
+        })
+    return {"fundingPayments": out}
 
 
 @router.post("/testnet/tokens", status_code=201)

@@ -6,13 +6,16 @@ arithmetic other than unit conversion and the explicitly named derived figures.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from perpetua.core.accounts import Account
+from perpetua.core.funding import interval_rate_ppb
 from perpetua.core.markets import Market
-from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, format_units
+from perpetua.core.oracle import is_stale
+from perpetua.core.quantities import COLLATERAL_RESOLUTION, NS_PER_S, PPB, PPM, format_units
 from perpetua.core.risk import liquidation_price, margin_summary
 from perpetua.core.state import ExchangeState
 
@@ -51,20 +54,72 @@ def side_text(side: int) -> str:
     return "BUY" if side > 0 else "SELL"
 
 
-def market_json(state: ExchangeState, m: Market, volume24h: int = 0, trades24h: int = 0) -> dict[str, Any]:
-    oracle = state.oracle_prices.get(m.market_id)
+def rate_text(rate_ppb: int) -> str:
+    return format_units(rate_ppb, PPB)
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def predicted_rate_ppb(state: ExchangeState, m: Market, now_ns: int) -> int:
+    """The rate the running interval would get if it closed now, scaled to a full interval (v3's
+    ``nextFundingRate``): the time-weighted premium so far, plus interest, capped."""
+    funding = state.funding[m.market_id]
+    if not funding.started:
+        return 0
+    elapsed = now_ns - funding.last_tick_ns
+    weighted = funding.weighted_premium + funding.premium_ppb * max(0, now_ns - funding.weighted_since_ns)
+    twap = _trunc_div(weighted, elapsed) if elapsed > 0 else funding.premium_ppb
+    return interval_rate_ppb(m, twap, m.funding_interval_ns)
+
+
+def market_status(state: ExchangeState, m: Market, now_ns: int | None = None) -> dict[str, Any]:
+    """A market's prices, funding and degraded mode, judged at ``now_ns`` (default: wall time).
+
+    ``status``: INITIALIZING before the first oracle price, DEGRADED while the oracle price is older
+    than the market's bound (no new risk, no funding ticks, no liquidations), else ONLINE."""
+    now = max(time.time_ns(), state.time_ns) if now_ns is None else now_ns
+    ps = state.price_status(m.market_id)
+    stale = is_stale(m, ps.oracle_timestamp_ns, now)
+    status = "INITIALIZING" if ps.oracle_price is None else "DEGRADED" if stale else "ONLINE"
+    age = None if ps.oracle_timestamp_ns is None else now - ps.oracle_timestamp_ns
     return {
         "market": m.market_id,
-        "status": "ONLINE",
+        "status": status,
+        "degraded": stale,
+        "oraclePrice": usd(ps.oracle_price) if ps.oracle_price is not None else None,
+        "oracleTimestamp": iso(ps.oracle_timestamp_ns),
+        "oracleAgeSeconds": format_units(age, NS_PER_S) if age is not None else None,
+        "oracleMaxAgeSeconds": format_units(m.oracle_max_age_ns, NS_PER_S),
+        "indexPrice": usd(ps.index_price) if ps.index_price is not None else None,
+        "markPrice": usd(ps.mark_price) if ps.mark_price is not None else None,
+        "fundingRate": rate_text(ps.funding_rate_ppb),
+        "premium": rate_text(ps.premium_ppb),
+        "nextFundingRate": rate_text(predicted_rate_ppb(state, m, now)),
+        "nextFundingAt": iso(ps.next_funding_ns),
+        "fundingIntervalSeconds": format_units(m.funding_interval_ns, NS_PER_S),
+    }
+
+
+def market_json(state: ExchangeState, m: Market, volume24h: int = 0, trades24h: int = 0) -> dict[str, Any]:
+    st = market_status(state, m)
+    return {
+        "market": m.market_id,
+        "status": st["status"],
+        "degraded": st["degraded"],
+        "oracleTimestamp": st["oracleTimestamp"],
+        "markPrice": st["markPrice"] or "0",
         "baseAsset": m.synthetic,
         "quoteAsset": "USD",
         "stepSize": size_text(m.step_size, m),
         "tickSize": usd(m.tick_size),
-        "indexPrice": usd(oracle) if oracle is not None else "0",
-        "oraclePrice": usd(oracle) if oracle is not None else "0",
+        "indexPrice": st["indexPrice"] or "0",
+        "oraclePrice": st["oraclePrice"] or "0",
         "priceChange24H": "0",
-        "nextFundingRate": "0",
-        "nextFundingAt": iso(((state.time_ns // 3_600_000_000_000) + 1) * 3_600_000_000_000),
+        "nextFundingRate": st["nextFundingRate"],
+        "nextFundingAt": st["nextFundingAt"],
         "minOrderSize": size_text(m.min_order_size, m),
         "type": "PERPETUAL",
         "initialMarginFraction": ppm_text(m.initial_margin_ppm),

@@ -24,6 +24,7 @@ from perpetua.api.v3format import (
     fill_json,
     iso,
     market_json,
+    market_status,
     order_json,
     size_text,
     trade_json,
@@ -31,6 +32,7 @@ from perpetua.api.v3format import (
 )
 from perpetua.core.events import (
     Event,
+    FundingRateUpdated,
     OraclePriceUpdated,
     OrderAccepted,
     OrderCanceled,
@@ -85,7 +87,7 @@ class Publisher:
                     accounts.add(ev.position_id)
                 elif isinstance(ev, OrderTriggered):
                     touched.add(ev.market_id)
-                elif isinstance(ev, OraclePriceUpdated):
+                elif isinstance(ev, OraclePriceUpdated | FundingRateUpdated):
                     prices.add(ev.market_id)
             pid = getattr(rec.command, "position_id", None)
             if isinstance(pid, int):
@@ -108,11 +110,15 @@ class Publisher:
             hub.publish("v3_trades", market, {"trades": items})
         if hub.has("v3_markets", "") and (prices or touched):
             state = ex.sequencer.state
-            hub.publish("v3_markets", "", {
-                mid: {"oraclePrice": usd(state.oracle_prices.get(mid, 0)), "indexPrice": usd(state.oracle_prices.get(mid, 0)),
-                      "openInterest": size_text(state.open_interest(mid), ex.config.markets[mid])}
-                for mid in sorted(prices | touched)
-            })
+            contents = {}
+            for mid in sorted(prices | touched):
+                st = market_status(state, ex.config.markets[mid])
+                contents[mid] = {
+                    "oraclePrice": st["oraclePrice"] or "0", "indexPrice": st["indexPrice"] or "0",
+                    "openInterest": size_text(state.open_interest(mid), ex.config.markets[mid]),
+                    "status": st["status"], "nextFundingRate": st["nextFundingRate"], "nextFundingAt": st["nextFundingAt"],
+                }
+            hub.publish("v3_markets", "", contents)
         for pid in accounts:
             row = ex.read.account_by_position(pid)
             if row is None or not hub.has("v3_accounts", str(row["account_id"])):

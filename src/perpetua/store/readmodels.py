@@ -4,7 +4,8 @@ Each applied journal record is projected once (``project``), in seq order; the t
 last projected seq (``position``), so after a crash recovery replays the journal and projects only the
 records past it. Deleting the file loses nothing: a full replay rebuilds it.
 
-Amounts are stored as integers (quantums, ns); the API formats them.
+Amounts are stored as integers (quantums, ns; funding rates in ppb); the API formats them. Events
+the projection does not know are ignored, so a core that adds events never breaks a running server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from perpetua.core.events import (
     CollateralDeposited,
     CollateralWithdrawn,
     Event,
+    FundingPaid,
+    FundingRateUpdated,
     FundingSettled,
     OraclePriceUpdated,
     OrderAccepted,
@@ -102,7 +105,12 @@ CREATE TABLE IF NOT EXISTS insurance_fund (
     id INTEGER PRIMARY KEY AUTOINCREMENT, balance INTEGER NOT NULL, change INTEGER NOT NULL,
     reason TEXT NOT NULL, created_ns INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS funding_by_account ON funding_payments (position_id, id);
+CREATE INDEX IF NOT EXISTS historical_funding_by_market ON historical_funding (market, effective_ns);
 """
+
+SCHEMA_VERSION = 2
+"""Bumped when a table changes: an older read.db is dropped and rebuilt from the journal."""
 
 Row = dict[str, Any]
 
@@ -116,6 +124,13 @@ class ReadModels:
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # rebuilt from the journal if lost
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version != SCHEMA_VERSION:
+            tables = [r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for name in tables:
+                if not name.startswith("sqlite_"):
+                    self._db.execute(f'DROP TABLE IF EXISTS "{name}"')
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT seq FROM rm_position WHERE id = 1").fetchone()
         self.position = int(row[0]) if row else 0
@@ -178,7 +193,22 @@ class ReadModels:
                     "INSERT INTO transfers (seq, position_id, type, amount, status, created_ns) VALUES (?, ?, 'WITHDRAWAL', ?, 'CONFIRMED', ?)",
                     (record.seq, ev.position_id, ev.amount, now),
                 )
+            elif isinstance(ev, FundingPaid):
+                db.execute(
+                    "INSERT INTO funding_payments (position_id, market, payment, rate, position_size, price, created_ns)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (ev.position_id, ev.market_id, ev.amount, str(ev.rate_ppb), ev.position_size, ev.index_price,
+                     ev.timestamp_ns),
+                )
+            elif isinstance(ev, FundingRateUpdated):
+                db.execute(
+                    "INSERT INTO historical_funding (market, rate, price, effective_ns) VALUES (?, ?, ?, ?)",
+                    (ev.market_id, str(ev.rate_ppb), ev.index_price, ev.timestamp_ns),
+                )
+                if ev.rounding:
+                    self._insurance_change(ev.rounding, "FUNDING_ROUNDING", ev.timestamp_ns)
             elif isinstance(ev, FundingSettled):
+                # Funding settled lazily when positions were touched (no market: it sums them all).
                 db.execute(
                     "INSERT INTO funding_payments (position_id, market, payment, created_ns) VALUES (?, '', ?, ?)",
                     (ev.position_id, ev.amount, now),
@@ -266,20 +296,14 @@ class ReadModels:
                 (ev.market_id, name, start, ev.price, ev.price, ev.price, ev.price, ev.size, quote, now),
             )
 
-    def record_insurance(self, balance: int, change: int, reason: str, created_ns: int) -> None:
-        """An insurance-fund movement (fed by the liquidation engine's events as they land)."""
-        self.begin()
+    def _insurance_change(self, change: int, reason: str, created_ns: int, balance: int | None = None) -> None:
+        """One insurance-fund movement; ``balance`` (after it) is the running sum unless an event says."""
+        if balance is None:
+            row = self._db.execute("SELECT balance FROM insurance_fund ORDER BY id DESC LIMIT 1").fetchone()
+            balance = (int(row[0]) if row else 0) + change
         self._db.execute(
             "INSERT INTO insurance_fund (balance, change, reason, created_ns) VALUES (?, ?, ?, ?)",
             (balance, change, reason, created_ns),
-        )
-
-    def record_funding_rate(self, market: str, rate: str, price: int | None, effective_ns: int) -> None:
-        """A market's funding rate (fed by the funding engine's events as they land)."""
-        self.begin()
-        self._db.execute(
-            "INSERT INTO historical_funding (market, rate, price, effective_ns) VALUES (?, ?, ?, ?)",
-            (market, rate, price, effective_ns),
         )
 
     # -- queries ----------------------------------------------------------------------------------
@@ -399,15 +423,33 @@ class ReadModels:
             "SELECT * FROM transfers WHERE position_id = ? ORDER BY seq DESC LIMIT ?", (position_id, limit)
         )
 
-    def funding_payments(self, position_id: int, limit: int = 100) -> list[Row]:
+    def funding_payments(
+        self, position_id: int, limit: int = 100, market: str | None = None, before_ns: int | None = None
+    ) -> list[Row]:
+        sql = "SELECT * FROM funding_payments WHERE position_id = ?"
+        params: list[Any] = [position_id]
+        if market is not None:
+            sql += " AND market = ?"
+            params.append(market)
+        if before_ns is not None:
+            sql += " AND created_ns < ?"
+            params.append(before_ns)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return self._all(sql, params)
+
+    def historical_funding(self, market: str, limit: int = 100, before_ns: int | None = None) -> list[Row]:
+        if before_ns is None:
+            return self._all(
+                "SELECT * FROM historical_funding WHERE market = ? ORDER BY effective_ns DESC LIMIT ?", (market, limit)
+            )
         return self._all(
-            "SELECT * FROM funding_payments WHERE position_id = ? ORDER BY id DESC LIMIT ?", (position_id, limit)
+            "SELECT * FROM historical_funding WHERE market = ? AND effective_ns < ? ORDER BY effective_ns DESC LIMIT ?",
+            (market, before_ns, limit),
         )
 
-    def historical_funding(self, market: str, limit: int = 100) -> list[Row]:
-        return self._all(
-            "SELECT * FROM historical_funding WHERE market = ? ORDER BY effective_ns DESC LIMIT ?", (market, limit)
-        )
+    def oracle_prices(self, market: str, limit: int = 100) -> list[Row]:
+        return self._all("SELECT * FROM oracle_prices WHERE market = ? ORDER BY id DESC LIMIT ?", (market, limit))
 
     def candles(self, market: str, resolution: str, limit: int = 100) -> list[Row]:
         return self._all(

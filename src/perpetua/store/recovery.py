@@ -29,7 +29,7 @@ def take_snapshot(seq: int, sequencer: Sequencer) -> Snapshot:
     return Snapshot(seq, state.state_hash(), SNAPSHOT_FORMAT, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def restore_snapshot(config: ExchangeConfig, snapshot: Snapshot) -> Sequencer | None:
+def restore_snapshot(config: ExchangeConfig, snapshot: Snapshot, *, keep_log: bool = True) -> Sequencer | None:
     """A sequencer holding the snapshot's state, or None if the snapshot is unusable."""
     if snapshot.format != SNAPSHOT_FORMAT:
         return None
@@ -41,7 +41,7 @@ def restore_snapshot(config: ExchangeConfig, snapshot: Snapshot) -> Sequencer | 
         return None
     if state.state_hash() != snapshot.state_hash:
         return None
-    seq = Sequencer(config)
+    seq = Sequencer(config, keep_log=keep_log)
     seq.state = state
     return seq
 
@@ -61,21 +61,28 @@ def recover(
     on_replayed: Replayed | None = None,
     *,
     use_snapshots: bool = True,
+    max_snapshot_seq: int | None = None,
+    keep_log: bool = True,
 ) -> tuple[Sequencer, int]:
     """Rebuild the sequencer from ``journal``: the newest usable snapshot, then every later record.
 
-    Returns the sequencer (its in-memory command log holds only the replayed tail) and the last seq.
+    ``max_snapshot_seq`` skips newer snapshots: a read model projected up to that seq needs every
+    later record replayed. ``keep_log=False`` gives a sequencer that keeps no command log (a
+    journaled server). Returns the sequencer (its command log holds only the replayed tail, if
+    kept) and the last seq.
     """
     sequencer: Sequencer | None = None
     start = 0
     if use_snapshots:
         for snap in _candidate_snapshots(journal):
-            sequencer = restore_snapshot(config, snap)
+            if max_snapshot_seq is not None and snap.seq > max_snapshot_seq:
+                continue
+            sequencer = restore_snapshot(config, snap, keep_log=keep_log)
             if sequencer is not None:
                 start = snap.seq
                 break
     if sequencer is None:
-        sequencer = Sequencer(config)
+        sequencer = Sequencer(config, keep_log=keep_log)
     last = start
     apply = sequencer.apply
     for record in journal.records(start):
