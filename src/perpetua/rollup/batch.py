@@ -45,13 +45,27 @@ class Mode(StrEnum):
     VALIDIUM = "validium"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def to_canonical(obj: Any) -> Any:
     """A JSON-ready value: dataclasses as {"type": name, fields...}, bytes as hex, sets sorted."""
+    cls = type(obj)
+    if cls is int or cls is str or cls is bool or obj is None:
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {"type": type(obj).__name__}
-        out.update({f.name: to_canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+        out = {"type": cls.__name__}
+        for name in _field_names(cls):
+            out[name] = to_canonical(getattr(obj, name))
         return out
-    if isinstance(obj, bool | int | str) or obj is None:
+    if isinstance(obj, bool | int | str):
         return obj
     if isinstance(obj, bytes):
         return obj.hex()

@@ -60,34 +60,49 @@ class MerkleTree:
 
     def update(self, leaves: Mapping[int, Digest]) -> Digest:
         """Set leaf digests and recompute every changed node; returns the new root."""
-        level0, empty0 = self.levels[0], self.empty[0]
-        for index, digest in leaves.items():
-            if digest == empty0:
-                level0.pop(index, None)
-            else:
-                level0[index] = digest
-        changed = sorted(set(leaves))
-        for height in range(TREE_HEIGHT):
-            nodes, empty = self.levels[height], self.empty[height]
-            parents = sorted({i >> 1 for i in changed})
-            lefts = [nodes.get(p << 1, empty) for p in parents]
-            rights = [nodes.get((p << 1) | 1, empty) for p in parents]
-            above, empty_above = self.levels[height + 1], self.empty[height + 1]
-            if len(parents) == 1 and lefts[0] == empty and rights[0] == empty:
-                hashed = [empty_above]
-            else:
-                hashed = array_to_digests(hash_pairs(digests_to_array(lefts), digests_to_array(rights)))
-            for p, digest in zip(parents, hashed, strict=True):
-                if digest == empty_above:
-                    above.pop(p, None)
-                else:
-                    above[p] = digest
-            changed = parents
+        update_trees([(self, leaves)])
         return self.root
 
     def proof(self, index: int) -> list[Digest]:
         """The 64 sibling digests from the leaf up."""
         return [self.levels[h].get((index >> h) ^ 1, self.empty[h]) for h in range(TREE_HEIGHT)]
+
+
+def update_trees(updates: Sequence[tuple[MerkleTree, Mapping[int, Digest]]]) -> None:
+    """Set leaf digests in several trees and recompute every changed node, level by level: each
+    level's changed parents, of all the trees together, are hashed in one batched permutation
+    (the dirty-node set of the level), so the per-call cost is paid 64 times per update."""
+    changed: list[list[int]] = []
+    for tree, leaves in updates:
+        level0, empty0 = tree.levels[0], tree.empty[0]
+        for index, digest in leaves.items():
+            if digest == empty0:
+                level0.pop(index, None)
+            else:
+                level0[index] = digest
+        changed.append(list(leaves))
+    for height in range(TREE_HEIGHT):
+        lefts: list[Digest] = []
+        rights: list[Digest] = []
+        parents_per_tree: list[list[int]] = []
+        for (tree, _), indices in zip(updates, changed, strict=True):
+            nodes, empty = tree.levels[height], tree.empty[height]
+            parents = list({i >> 1 for i in indices})
+            parents_per_tree.append(parents)
+            get = nodes.get
+            lefts += [get(p << 1, empty) for p in parents]
+            rights += [get((p << 1) | 1, empty) for p in parents]
+        hashed = array_to_digests(hash_pairs(digests_to_array(lefts), digests_to_array(rights))) if lefts else []
+        at = 0
+        for (tree, _), parents in zip(updates, parents_per_tree, strict=True):
+            above, empty_above = tree.levels[height + 1], tree.empty[height + 1]
+            for p, digest in zip(parents, hashed[at:at + len(parents)], strict=True):
+                if digest == empty_above:
+                    above.pop(p, None)
+                else:
+                    above[p] = digest
+            at += len(parents)
+        changed = parents_per_tree
 
 
 def verify_proof(root: Digest, index: int, leaf: Digest, siblings: Sequence[Digest]) -> bool:
@@ -114,10 +129,13 @@ class StateTree:
 
     def apply_diff(self, positions: Mapping[int, Position], orders: Mapping[int, int]) -> tuple[Digest, Digest]:
         """Hash the changed leaves (batched) and update both trees; returns the new roots."""
+        updates: list[tuple[MerkleTree, Mapping[int, Digest]]] = []
         if positions:
             ids = list(positions)
-            self.positions.update(dict(zip(ids, hash_positions([positions[i] for i in ids]), strict=True)))
+            updates.append((self.positions, dict(zip(ids, hash_positions([positions[i] for i in ids]), strict=True))))
         if orders:
             oids = list(orders)
-            self.orders.update(dict(zip(oids, hash_orders([orders[i] for i in oids]), strict=True)))
+            updates.append((self.orders, dict(zip(oids, hash_orders([orders[i] for i in oids]), strict=True))))
+        if updates:
+            update_trees(updates)
         return self.roots()
