@@ -1,0 +1,409 @@
+"""The stress lab: scenarios (data files) run through the real exchange core, and sweeps over them.
+
+A scenario (TOML, see ``src/perpetua/sim/scenarios/``) names a market, a price path, oracle faults,
+liquidity changes and a population of agents. ``run_scenario`` replays it minute by minute with
+signed oracle ticks every 15 s (development signers), and returns metrics:
+
+- conservation: total collateral (accounts + insurance fund + fees) checked after every command;
+- liquidations and deleverages (counted from the core's events, whichever the engine emits),
+  their notional where the event carries it;
+- the insurance fund's path: start, minimum, end;
+- bad debt: the negative equity left on accounts at the end;
+- time from the first maintenance breach of an account (TV < MMR at the oracle) to its first
+  liquidation event, in seconds (mean and max);
+- accounts still liquidatable at the end.
+
+Price paths: ``recorded`` (a minute-candle file, e.g. the January 2022 crash) or ``gap`` (a move of
+``gap_pct`` over ``gap_minutes`` after ``pre_minutes``). Oracle faults: ``stale`` (no ticks for a
+while: the market degrades, nothing is liquidated on a stale price) and ``rogue_signer`` (one signer
+pushes its price far away: the quorum median must hold). Liquidity: makers' depth cut by a fraction
+from a given minute; makers also widen (``widen_factor``) when the last minute moved more than
+``vol_threshold_bps``, and stop adding to inventory beyond ``inventory_limit``.
+
+Deterministic: a scenario, its overrides and its seed give identical metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perpetua.core.commands import (
+    CancelAllOrders,
+    Command,
+    CreateAccount,
+    DepositCollateral,
+    OraclePricesTick,
+    PlaceOrder,
+)
+from perpetua.core.events import Event
+from perpetua.core.markets import ExchangeConfig, Market, dev_oracle_keys, load_config
+from perpetua.core.oracle import sign_market_prices
+from perpetua.core.orders import OrderType, TimeInForce
+from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, to_integer_units
+from perpetua.core.risk import account_totals
+from perpetua.core.sequencer import Sequencer
+from perpetua.sim.marketdata import Bar, Scale, load
+
+S = 10**9
+TICK_NS = 15 * S
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+TRADER_IDS_FROM = 10_000
+OPENING_TICKS = 8
+MAKER_IDS_FROM = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    market_id: str = "BTC-USD"
+    seed: int = 1
+    path: dict[str, Any] = field(default_factory=dict)
+    faults: tuple[dict[str, Any], ...] = ()
+    liquidity: dict[str, Any] = field(default_factory=dict)
+    agents: dict[str, Any] = field(default_factory=dict)
+    market: dict[str, str] = field(default_factory=dict)
+    """Market overrides in the config file's own names and units (e.g. initial_margin_fraction = "0.05")."""
+    insurance_fund_usd: int = 0
+    """Collateral deposited into the insurance fund before the run."""
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """A scenario from TOML: a path, or the name of a packaged scenario (``gap-30``)."""
+    p = Path(path)
+    if not p.exists():
+        p = SCENARIO_DIR / f"{path}.toml"
+    doc = tomllib.loads(p.read_text())
+    return Scenario(
+        name=doc.get("name", p.stem),
+        market_id=doc.get("market_id", "BTC-USD"),
+        seed=int(doc.get("seed", 1)),
+        path=doc["path"],
+        faults=tuple(doc.get("faults", [])),
+        liquidity=doc.get("liquidity", {}),
+        agents=doc.get("agents", {}),
+        market=doc.get("market", {}),
+        insurance_fund_usd=int(doc.get("insurance_fund_usd", 0)),
+    )
+
+
+_GRID_KEYS = {
+    "margin.imf": "initial_margin_fraction",
+    "margin.mmf": "maintenance_margin_fraction",
+    "imf": "initial_margin_fraction",
+    "mmf": "maintenance_margin_fraction",
+}
+
+
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
+    """Apply sweep parameters: ``margin.imf`` / ``margin.mmf`` / any market field name (as in the
+    config file), ``fund`` (insurance fund USDC), ``agents.<name>``, ``liquidity.<name>``, ``seed``."""
+    s = scenario
+    for key, value in overrides.items():
+        if key == "fund":
+            s = dataclasses.replace(s, insurance_fund_usd=int(value))
+        elif key == "seed":
+            s = dataclasses.replace(s, seed=int(value))
+        elif key.startswith("agents."):
+            s = dataclasses.replace(s, agents={**s.agents, key[7:]: value})
+        elif key.startswith("liquidity."):
+            s = dataclasses.replace(s, liquidity={**s.liquidity, key[10:]: value})
+        else:
+            name = _GRID_KEYS.get(key, key.removeprefix("market."))
+            s = dataclasses.replace(s, market={**s.market, name: str(value)})
+    return s
+
+
+def _market_config(base: ExchangeConfig, scenario: Scenario) -> ExchangeConfig:
+    """The base configuration with the scenario's market overrides (same validation as the loader)."""
+    if not scenario.market:
+        return base
+    from perpetua.core.markets import check_market
+
+    m = base.markets[scenario.market_id]
+    changes: dict[str, int] = {}
+    units = {
+        "initial_margin_fraction": ("initial_margin_ppm", PPM),
+        "maintenance_margin_fraction": ("maintenance_margin_ppm", PPM),
+        "incremental_initial_margin_fraction": ("incremental_initial_margin_ppm", PPM),
+        "maker_fee": ("maker_fee_ppm", PPM),
+        "taker_fee": ("taker_fee_ppm", PPM),
+    }
+    for name, text in scenario.market.items():
+        if name in units:
+            attr, scale = units[name]
+            changes[attr] = to_integer_units(text, scale, name)
+        elif hasattr(m, name):
+            changes[name] = int(text)
+        else:
+            raise ValueError(f"market override {name!r}: no such market setting")
+    market = dataclasses.replace(m, **changes)
+    check_market(market)
+    return dataclasses.replace(base, markets={**base.markets, scenario.market_id: market})
+
+
+def price_path(scenario: Scenario, market: Market) -> list[int]:
+    """Oracle prices every 15 s (collateral quantums, on the tick grid)."""
+    spec = scenario.path
+    tick = market.tick_size
+    kind = spec.get("kind", "gap")
+    prices: list[int] = []
+    if kind == "recorded":
+        file = Path(spec["file"])
+        if not file.is_absolute():
+            shared = Path(__file__).resolve().parents[3].parent / "shared" / "data" / file
+            shipped = Path(__file__).resolve().parents[1] / "data" / file
+            file = shared if shared.exists() else shipped
+        start = spec.get("start", "")
+        minutes = int(spec.get("minutes", 60))
+        from perpetua.sim.marketdata.formats import parse_time_ns
+
+        start_ns = parse_time_ns(start) if start else 0
+        bars = [e for e in load(file, Scale(size=market.resolution)) if isinstance(e, Bar) and e.timestamp_ns >= start_ns]
+        for bar in bars[:minutes]:
+            near, far = (bar.high, bar.low) if abs(bar.high - bar.open) <= abs(bar.open - bar.low) else (bar.low, bar.high)
+            prices += [bar.open, near, far, bar.close]
+    else:
+        start = to_integer_units(str(spec.get("start_price", "40000")), COLLATERAL_RESOLUTION, "start_price")
+        pre, gap_min, post = int(spec.get("pre_minutes", 10)), int(spec.get("gap_minutes", 1)), int(spec.get("post_minutes", 20))
+        gap_ppm = to_integer_units(str(spec.get("gap_pct", "-30")), PPM // 100, "gap_pct")
+        rng = random.Random(scenario.seed)
+        price = start
+        for _ in range(pre * 4):
+            price += price * rng.randint(-5, 5) // 10_000  # a few basis points of noise
+            prices.append(price)
+        target = price + price * gap_ppm // PPM
+        steps = gap_min * 4
+        base = price
+        for i in range(1, steps + 1):
+            prices.append(base + (target - base) * i // steps)
+        price = target
+        for _ in range(post * 4):
+            price += price * rng.randint(-10, 10) // 10_000
+            prices.append(price)
+    return [max(tick, p // tick * tick) for p in prices]
+
+
+@dataclass(slots=True)
+class _Metrics:
+    commands: int = 0
+    conservation_violations: int = 0
+    liquidation_events: int = 0
+    liquidated_notional: int = 0
+    deleverage_events: int = 0
+    fund: list[int] = field(default_factory=list)
+    breach_ns: dict[int, int] = field(default_factory=dict)
+    liquidated_ns: dict[int, int] = field(default_factory=dict)
+    rejected: int = 0
+
+
+class StressRun:
+    """One scenario through a fresh sequencer."""
+
+    def __init__(self, scenario: Scenario, base: ExchangeConfig | None = None) -> None:
+        self.scenario = scenario
+        self.config = _market_config(base or load_config(), scenario)
+        self.market = self.config.markets[scenario.market_id]
+        self.seq = Sequencer(self.config)
+        self.rng = random.Random(scenario.seed)
+        self.metrics = _Metrics()
+        self.keys = dev_oracle_keys(self.config.dev_oracle_seeds)
+        self._t = 1_700_000_000 * S
+        self._cid = 0
+        self._total = 0
+        a = scenario.agents
+        self.n_traders = int(a.get("traders", 200))
+        self.n_makers = int(a.get("makers", 3))
+        self.leverage_mean = float(a.get("leverage_mean", 10))
+        self.leverage_sigma = float(a.get("leverage_sigma", 0.4))
+        self.long_share = float(a.get("long_share", 0.7))
+        self.trader_usd = int(a.get("trader_collateral_usd", 10_000))
+        liq = scenario.liquidity
+        self.levels = int(liq.get("levels", 8))
+        self.spread_bps = int(liq.get("spread_bps", 5))
+        self.level_size = to_integer_units(str(liq.get("level_size", "2")), self.market.resolution, "level_size")
+        self.inventory_limit = to_integer_units(str(liq.get("inventory_limit", "100")), self.market.resolution, "inventory_limit")
+        self.vol_threshold_bps = int(liq.get("vol_threshold_bps", 100))
+        self.widen_factor = int(liq.get("widen_factor", 3))
+        self.withdraw_at_minute = int(liq.get("withdraw_at_minute", -1))
+        self.withdraw_pct = int(liq.get("withdraw_pct", 0))
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        self._t += 1_000
+        return self._t
+
+    def submit(self, cmd: Command) -> list[Event]:
+        events = self.seq.apply(cmd)
+        m = self.metrics
+        m.commands += 1
+        for e in events:
+            name = type(e).__name__
+            if name.endswith("Rejected"):
+                m.rejected += 1
+            elif "Liquidat" in name:
+                m.liquidation_events += 1
+                size, price = getattr(e, "size", 0), getattr(e, "price", 0)
+                if isinstance(size, int) and isinstance(price, int):
+                    m.liquidated_notional += abs(size) * price // self.market.resolution
+                pid = getattr(e, "position_id", getattr(e, "liquidated_position_id", None))
+                if isinstance(pid, int) and pid not in m.liquidated_ns:
+                    m.liquidated_ns[pid] = self._t
+            elif "Deleverag" in name:
+                m.deleverage_events += 1
+        if self.seq.state.total_collateral() != self._total:
+            m.conservation_violations += 1
+        return events
+
+    def _order(self, pid: int, side: int, size: int, price: int, otype: OrderType, tif: TimeInForce,
+               post_only: bool = False) -> PlaceOrder:
+        self._cid += 1
+        return PlaceOrder(self._now(), pid, self.market.market_id, side, otype, tif, size, price,
+                          f"x{self._cid}", post_only=post_only)
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def _tick(self, price: int, rogue_push_ppm: int = 0) -> None:
+        # Every development signer signs, so a large move has the stronger quorum it needs.
+        prices = [price] * min(len(self.keys), max(self.market.oracle_quorum, self.market.oracle_strong_quorum))
+        if rogue_push_ppm:
+            prices[0] = price + price * rogue_push_ppm // PPM  # one signer far off: the median holds
+        ts = self._t // S + 1
+        self._t = max(self._t, ts * S)
+        self.submit(OraclePricesTick(self._now(), (sign_market_prices(self.keys, self.market, prices, ts),)))
+
+    def _quote(self, price: int, minute: int, moved_bps: int) -> None:
+        m, mid = self.market, self.market.market_id
+        depth = self.level_size
+        if 0 <= self.withdraw_at_minute <= minute:
+            depth = depth * (100 - self.withdraw_pct) // 100 // m.step_size * m.step_size
+        spread = self.spread_bps * (self.widen_factor if moved_bps > self.vol_threshold_bps else 1)
+        for k in range(self.n_makers):
+            self.submit(CancelAllOrders(self._now(), MAKER_IDS_FROM + k, mid))
+        if depth < m.min_order_size:
+            return
+        for k in range(self.n_makers):
+            pid = MAKER_IDS_FROM + k
+            inventory = self.seq.state.accounts[pid].size(mid)
+            for level in range(1, self.levels + 1):
+                step = max(m.tick_size, price * spread * level // 10_000 // m.tick_size * m.tick_size)
+                for side in (1, -1):
+                    if side * inventory >= self.inventory_limit:
+                        continue  # at the limit: only quote the side that reduces inventory
+                    self.submit(self._order(pid, side, depth, price - side * step, OrderType.LIMIT, TimeInForce.GTT, True))
+
+    def _open_traders(self, price: int, batch: int, batches: int) -> None:
+        """Traders open their positions over the first ticks (batch ``batch`` of ``batches``), so the
+        makers' ladder refills between them."""
+        m = self.market
+        max_leverage = PPM / m.initial_margin_ppm * 0.95
+        for i in range(batch, self.n_traders, batches):
+            pid = TRADER_IDS_FROM + i
+            lev = min(max_leverage, max(1.0, self.rng.lognormvariate(math.log(self.leverage_mean), self.leverage_sigma)))
+            side = 1 if self.rng.random() < self.long_share else -1
+            notional = self.trader_usd * COLLATERAL_RESOLUTION * int(lev * 1000) // 1000
+            size = notional * m.resolution // price // m.step_size * m.step_size
+            if size < m.min_order_size:
+                continue
+            worst = price * (PPM + side * 20_000) // PPM // m.tick_size * m.tick_size
+            self.submit(self._order(pid, side, size, worst, OrderType.MARKET, TimeInForce.IOC))
+
+    def _observe(self) -> None:
+        """Record the fund and each trader's first maintenance breach."""
+        state = self.seq.state
+        self.metrics.fund.append(state.insurance_fund.collateral)
+        if state.oracle_stale(self.market.market_id):
+            return
+        for i in range(self.n_traders):
+            pid = TRADER_IDS_FROM + i
+            if pid in self.metrics.breach_ns:
+                continue
+            acct = state.accounts[pid]
+            if not acct.positions:
+                continue
+            tv, _, mmr = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
+            if tv < mmr:
+                self.metrics.breach_ns[pid] = self._t
+
+    def run(self) -> dict[str, Any]:
+        usd = COLLATERAL_RESOLUTION
+        prices = price_path(self.scenario, self.market)
+        state = self.seq.state
+        setup: list[Command] = []
+        for k in range(self.n_makers):
+            setup += [CreateAccount(self._now(), MAKER_IDS_FROM + k, 0x7000 + k),
+                      DepositCollateral(self._now(), MAKER_IDS_FROM + k, 50_000_000 * usd)]
+        for i in range(self.n_traders):
+            setup += [CreateAccount(self._now(), TRADER_IDS_FROM + i, 0x9000 + i),
+                      DepositCollateral(self._now(), TRADER_IDS_FROM + i, self.trader_usd * usd)]
+        if self.scenario.insurance_fund_usd:
+            setup.append(DepositCollateral(self._now(), self.config.insurance_fund_position_id,
+                                           self.scenario.insurance_fund_usd * usd))
+        for cmd in setup:
+            self.seq.apply(cmd)
+        self._total = state.total_collateral()
+        fund_start = state.insurance_fund.collateral
+        faults = self.scenario.faults
+        for j, price in enumerate(prices):
+            minute = j // 4
+            self._t = max(self._t, 1_700_000_000 * S + j * TICK_NS)
+            stale = any(f.get("kind") == "stale" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"] for f in faults)
+            rogue = next((to_integer_units(str(f.get("push_pct", "50")), PPM // 100, "push_pct") for f in faults
+                          if f.get("kind") == "rogue_signer" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"]), 0)
+            if not stale:
+                self._tick(price, rogue)
+            back = prices[max(0, j - 4)]
+            moved_bps = abs(price - back) * 10_000 // back
+            self._quote(price, minute, moved_bps)
+            if j < OPENING_TICKS:
+                self._open_traders(price, j, OPENING_TICKS)
+            self._observe()
+        m = self.metrics
+        delays = [m.liquidated_ns[p] - t for p, t in m.breach_ns.items() if p in m.liquidated_ns]
+        bad_debt = 0
+        still_liquidatable = 0
+        for i in range(self.n_traders):
+            acct = state.accounts[TRADER_IDS_FROM + i]
+            tv, _, mmr = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
+            bad_debt += max(0, -tv)
+            still_liquidatable += acct.positions != {} and tv < mmr
+        return {
+            "scenario": self.scenario.name,
+            "traders_with_positions": sum(
+                1 for i in range(self.n_traders) if state.accounts[TRADER_IDS_FROM + i].positions),
+            "seed": self.scenario.seed,
+            "initial_margin_ppm": self.market.initial_margin_ppm,
+            "maintenance_margin_ppm": self.market.maintenance_margin_ppm,
+            "insurance_fund_start": fund_start,
+            "insurance_fund_min": min(m.fund) if m.fund else fund_start,
+            "insurance_fund_end": state.insurance_fund.collateral,
+            "liquidation_events": m.liquidation_events,
+            "liquidated_notional": m.liquidated_notional,
+            "deleverage_events": m.deleverage_events,
+            "accounts_breached": len(m.breach_ns),
+            "still_liquidatable": still_liquidatable,
+            "bad_debt": bad_debt,
+            "breach_to_liquidation_mean_s": (sum(delays) / len(delays) / S) if delays else None,
+            "breach_to_liquidation_max_s": (max(delays) / S) if delays else None,
+            "conservation_violations": m.conservation_violations,
+            "commands": m.commands,
+            "rejected": m.rejected,
+            "state_hash": self.seq.state_hash(),
+        }
+
+
+def run_scenario(scenario: Scenario | str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run one scenario (optionally with sweep overrides) and return its metrics."""
+    s = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if overrides:
+        s = with_overrides(s, overrides)
+    metrics = StressRun(s).run()
+    metrics.update({f"param.{k}": v for k, v in (overrides or {}).items()})
+    return metrics
