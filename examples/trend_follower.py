@@ -58,6 +58,8 @@ def main() -> None:
     result = Playback(config, TrendFollower()).run(load(path, Scale(size=config.markets["BTC-USD"].resolution), volume_in_quote=True))
     for key, value in result.summary().items():
         print(f"{key:>16}: {value}")
+    if len(sys.argv) > 2:
+        print("report:", result.write_report(sys.argv[2], "Trend follower with stops, BTC-USD, January 2022"))
 
 
 if __name__ == "__main__":

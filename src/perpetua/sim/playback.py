@@ -50,7 +50,7 @@ from perpetua.core.commands import (
 from perpetua.core.events import Event, FundingPaid, OrderAccepted, OrderFilled, OrderRejected
 from perpetua.core.markets import ExchangeConfig, Market
 from perpetua.core.orders import OrderType, TimeInForce
-from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM
+from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, format_units
 from perpetua.core.risk import MarginSummary, liquidation_price, margin_summary
 from perpetua.core.sequencer import Sequencer
 from perpetua.sim.marketdata import Bar, BookDelta, BookSnapshot, FundingRate, MarketEvent, Trade
@@ -247,6 +247,42 @@ class PlaybackResult:
             writer.writeheader()
             writer.writerows(self.samples)
         return out.getvalue()
+
+    def write_report(self, path: str | Path, title: str = "Backtest") -> Path:
+        """An offline HTML report: equity, position and margin ratio over time, and the summary."""
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        t = [row["time_ns"] for row in self.samples]
+        from datetime import UTC, datetime
+
+        when = [datetime.fromtimestamp(int(x or 0) / 1e9, UTC) for x in t]
+        usd = COLLATERAL_RESOLUTION
+
+        def series(key: str, scale: float = 1.0) -> list[float | None]:
+            return [None if row[key] is None else int(row[key] or 0) / scale for row in self.samples]
+
+        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                            subplot_titles=("Equity (USDC) and oracle price", "Position", "Margin ratio (%)"),
+                            specs=[[{"secondary_y": True}], [{}], [{}]])
+        fig.add_trace(go.Scatter(x=when, y=series("equity", usd), name="equity"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=when, y=series("oracle", usd), name="oracle", line={"dash": "dot"}),
+                      row=1, col=1, secondary_y=True)
+        fig.add_trace(go.Scatter(x=when, y=series("position"), name="position (quantums)"), row=2, col=1)
+        fig.add_trace(go.Scatter(x=when, y=series("margin_ratio_ppm", PPM / 100), name="margin ratio %"), row=3, col=1)
+        fig.update_layout(height=800, title=title)
+        money = {"start_equity", "end_equity", "pnl", "max_drawdown", "fees_paid", "funding_received"}
+        summary = "".join(
+            f"<tr><td>{k}</td><td>{format_units(v, usd) + ' USDC' if k in money and isinstance(v, int) else v}</td></tr>"
+            for k, v in self.summary().items()
+        )
+        path = Path(path)
+        path.write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title></head>"
+            "<body style='font-family:sans-serif'><h1>" + title + "</h1><table>" + summary + "</table>"
+            + fig.to_html(full_html=False, include_plotlyjs="inline") + "</body></html>"
+        )
+        return path
 
     def write(self, path: str | Path) -> None:
         """Samples as CSV, or Parquet when the name ends in ``.parquet`` (needs pyarrow)."""
