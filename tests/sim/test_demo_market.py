@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from collections.abc import Sequence
 
-from perpetua.cli import main
-from perpetua.core.events import CollateralDeposited, OrderFilled
-from perpetua.core.markets import load_config
+from perpetua.core.commands import Command, OraclePricesTick, SetOraclePrice
+from perpetua.core.events import CollateralDeposited, Event, OraclePriceUpdated, OrderFilled
+from perpetua.core.markets import Market, load_config
+from perpetua.core.sequencer import Sequencer
 from perpetua.sim.candles import load_candles
-from perpetua.sim.demo_market import DemoMarket, DemoSettings
+from perpetua.sim.demo_market import DEMO_ACCOUNT, DemoMarket, DemoSettings
 
 CONFIG = load_config()
 CANDLES = load_candles(CONFIG.markets["BTC-USD"])
@@ -23,15 +25,26 @@ def test_shipped_candles_are_the_january_2022_crash_window() -> None:
 
 def test_demo_market_trades_and_keeps_every_invariant() -> None:
     demo = DemoMarket(CONFIG, CANDLES[:40], DemoSettings(seed=3))
-    deposits = demo.sequencer.state.total_collateral()
+    assert demo.sequencer is not None
+    state = demo.sequencer.state
     fills = 0
-    for _, events in demo.run():
-        demo.sequencer.state.check()
+    deposits = None
+    for n, (candle, events) in enumerate(demo.run()):
+        state.check()
         fills += sum(isinstance(e, OrderFilled) for e in events)
-        assert not any(isinstance(e, CollateralDeposited) for e in events)
-        assert demo.sequencer.state.total_collateral() == deposits
+        if n == 0:  # the genesis: every participant and the demo account funded once
+            deposits = state.total_collateral()
+            assert DEMO_ACCOUNT in state.accounts
+        else:
+            assert not any(isinstance(e, CollateralDeposited) for e in events)
+        assert state.total_collateral() == deposits
+        # the oracle follows the candle by signed ticks from the development signers (all five)
+        moved = [e for e in events if isinstance(e, OraclePriceUpdated)]
+        assert moved and all(e.signatures == 5 for e in moved)
+        assert state.oracle_prices["BTC-USD"] == candle.close
     assert fills > 100
-    assert demo.sequencer.state.open_interest("BTC-USD") > 0
+    assert state.open_interest("BTC-USD") > 0
+    assert demo.stats.rejected < demo.stats.fills
 
 
 def test_demo_market_is_deterministic() -> None:
@@ -40,17 +53,42 @@ def test_demo_market_is_deterministic() -> None:
         demo = DemoMarket(CONFIG, CANDLES[:15], DemoSettings(seed=9))
         for _ in demo.run():
             pass
+        assert demo.sequencer is not None
         hashes.add(demo.sequencer.state_hash())
     assert len(hashes) == 1
     other = DemoMarket(CONFIG, CANDLES[:15], DemoSettings(seed=10))
     for _ in other.run():
         pass
+    assert other.sequencer is not None
     assert other.sequencer.state_hash() not in hashes
 
 
-def test_perpetua_up_runs_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["up", "--speed", "0", "--candles-limit", "12", "--every", "6"]) == 0
-    out = capsys.readouterr().out
-    assert "Demo account: position id 1000" in out
-    assert out.count("oracle ") == 2
-    assert "State hash" in out
+def test_participants_submit_through_the_callable_given() -> None:
+    """An outside exchange (here a sequencer behind an async submit, as the main job's API exchange)
+    receives every command, in batches, and the market reads that exchange's state; an oracle feed
+    given by the caller replaces the signed default."""
+    seq = Sequencer(CONFIG)
+    batches: list[list[Command]] = []
+
+    async def submit(cmds: Sequence[Command]) -> list[list[Event]]:
+        batches.append(list(cmds))
+        return [seq.apply(c) for c in cmds]
+
+    def unsigned(market: Market, price: int, t_ns: int) -> Command:
+        return SetOraclePrice(t_ns, market.market_id, price)
+
+    demo = DemoMarket(CONFIG, CANDLES[:5], DemoSettings(seed=3), submit=lambda c: [], state=seq.state, oracle=unsigned)
+
+    async def drive() -> int:
+        fills = 0
+        for _ in range(5):
+            _, events = await demo.step_async(submit)
+            fills += sum(isinstance(e, OrderFilled) for e in events)
+        return fills
+
+    assert asyncio.run(drive()) > 10
+    flat = [c for b in batches for c in b]
+    assert any(isinstance(c, SetOraclePrice) for c in flat) and not any(isinstance(c, OraclePricesTick) for c in flat)
+    assert seq.state.oracle_prices["BTC-USD"] == CANDLES[4].close
+    assert len(batches) < len(flat)  # makers requote in one batch (cancel all + ladder)
+    seq.state.check()
