@@ -109,3 +109,22 @@ def test_read_models_ignore_unknown_events(tmp_path: Path) -> None:
     read.project_many([(JournalRecord(1, SetOraclePrice(1, "BTC-USD", 5)), [SomethingNew("BTC-USD")])])  # type: ignore[list-item]
     assert read.position == 1
     read.close()
+
+
+def test_a_failing_projection_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perpetua.core.commands import SetOraclePrice
+    from perpetua.core.events import OraclePriceUpdated
+    from perpetua.store.journal import JournalRecord
+
+    read = ReadModels(tmp_path / "read.db")
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("projection bug")
+
+    ok = (JournalRecord(1, SetOraclePrice(1, "BTC-USD", 5)), [OraclePriceUpdated("BTC-USD", 5)])
+    bad = (JournalRecord(2, SetOraclePrice(2, "BTC-USD", 6)), [OraclePriceUpdated("BTC-USD", 6)])
+    read.project_many([ok])
+    monkeypatch.setattr(ReadModels, "_project", lambda self, record, events: boom())
+    read.project_many([bad])
+    assert read.position == 2 and [r["price"] for r in read.oracle_prices("BTC-USD")] == [5]
+    read.close()

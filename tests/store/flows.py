@@ -18,6 +18,8 @@ from perpetua.core.orders import OrderType, TimeInForce
 
 BTC = "BTC-USD"
 BTC_PRICE = 40_000_000_000  # 40,000 USDC per BTC, in collateral quantums
+FIRST_ID = 10
+"""First account id: clear of the fee (1) and insurance fund (2) positions."""
 
 
 def random_flow(seed: int, n: int, accounts: int = 6) -> list[Command]:
@@ -25,7 +27,7 @@ def random_flow(seed: int, n: int, accounts: int = 6) -> list[Command]:
     rng = random.Random(seed)
     t = 1_000
     cmds: list[Command] = [SetOraclePrice(t, BTC, BTC_PRICE)]
-    for pid in range(2, 2 + accounts):
+    for pid in range(FIRST_ID, FIRST_ID + accounts):
         t += 1
         cmds.append(CreateAccount(t, pid, 1000 + pid))
         t += 1
@@ -33,7 +35,7 @@ def random_flow(seed: int, n: int, accounts: int = 6) -> list[Command]:
     next_oid = 1
     while len(cmds) < n:
         t += rng.randint(1, 1_000_000)
-        pid = rng.randint(2, 1 + accounts)
+        pid = rng.randint(FIRST_ID, FIRST_ID + accounts - 1)
         roll = rng.random()
         if roll < 0.75:
             side = rng.choice((1, -1))

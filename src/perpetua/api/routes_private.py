@@ -26,6 +26,7 @@ from perpetua.api.v3format import (
     fill_json,
     iso,
     order_json,
+    position_json,
     positions_json,
     rate_text,
     size_text,
@@ -77,7 +78,8 @@ def _user_json(ex: Exchange, eth_address: str) -> dict[str, Any]:
 
 def _account(ex: Exchange, row: dict[str, Any]) -> dict[str, Any]:
     state = ex.sequencer.state
-    return account_json(state, state.accounts[int(row["position_id"])], row)
+    pid = int(row["position_id"])
+    return account_json(state, state.accounts[pid], row, ex.read.open_positions(pid))
 
 
 # -- onboarding ---------------------------------------------------------------------------------------
@@ -166,12 +168,26 @@ def get_positions(
     status: Annotated[str | None, Query(max_length=12)] = None, limit: Limit = 100,
     createdBeforeOrAt: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
+    """Open positions (sizes from the state) then closed ones (from the position history), newest
+    first. ``status``: OPEN or CLOSED."""
     ex = exchange_of(request)
     state = ex.sequencer.state
     if market is not None:
         market_of(ex, market)
-    positions = positions_json(state, state.accounts[principal.position_id])
-    chosen = [p for mid, p in positions.items() if market in (None, mid) and status in (None, "OPEN")]
+    if status not in (None, "OPEN", "CLOSED", "LIQUIDATED"):
+        raise bad_field("status", "must be OPEN, CLOSED or LIQUIDATED")
+    before = parse_time_ns("createdBeforeOrAt", createdBeforeOrAt)
+    chosen: list[dict[str, Any]] = []
+    if status in (None, "OPEN"):
+        acct = state.accounts[principal.position_id]
+        positions = positions_json(state, acct, ex.read.open_positions(principal.position_id))
+        chosen.extend(p for mid, p in positions.items() if market in (None, mid))
+    if status != "OPEN":
+        for row in ex.read.positions(principal.position_id, market=market, status=status or "CLOSED", limit=limit):
+            if row["status"] != "OPEN":
+                chosen.append(position_json(ex.config.markets[row["market"]], row, 0, None))
+    if before is not None:
+        chosen = [p for p in chosen if p["createdAt"] is None or (parse_time_ns("createdAt", p["createdAt"]) or 0) <= before]
     return {"positions": chosen[:limit]}
 
 

@@ -131,11 +131,12 @@ class Publisher:
         acct = state.accounts[int(row["position_id"])]
         orders = ex.read.orders(acct.position_id, limit=20)
         fill_rows = ex.read.fills(acct.position_id, limit=len(fills)) if fills else []
+        account = account_json(state, acct, row, ex.read.open_positions(acct.position_id))
         self.hub.publish("v3_accounts", str(row["account_id"]), {
-            "accounts": [account_json(state, acct, row)],
+            "accounts": [account],
             "orders": [order_json(o, ex.config.markets, row["account_id"]) for o in orders],
             "fills": [fill_json(f, ex.config.markets) for f in fill_rows],
-            "positions": list(account_json(state, acct, row)["openPositions"].values()),
+            "positions": list(account["openPositions"].values()),
         })
 
 
@@ -170,7 +171,7 @@ def _subscribe_accounts(ex: Exchange, conn: Connection, msg: dict[str, Any]) -> 
     state = ex.sequencer.state
     acct = state.accounts[int(row["position_id"])]
     contents = {
-        "account": account_json(state, acct, row),
+        "account": account_json(state, acct, row, ex.read.open_positions(acct.position_id)),
         "orders": [order_json(o, ex.config.markets, row["account_id"])
                    for o in ex.read.orders(acct.position_id, statuses=["OPEN", "UNTRIGGERED"])],
         "transfers": [],

@@ -10,6 +10,7 @@ the projection does not know are ignored, so a core that adds events never break
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ from perpetua.core.events import (
     OrderTriggered,
 )
 from perpetua.store.journal import JournalRecord
+
+log = logging.getLogger("perpetua.store")
 
 CANDLE_RESOLUTIONS_S: dict[str, int] = {
     "1MIN": 60,
@@ -106,10 +109,18 @@ CREATE TABLE IF NOT EXISTS insurance_fund (
     reason TEXT NOT NULL, created_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS funding_by_account ON funding_payments (position_id, id);
+CREATE TABLE IF NOT EXISTS positions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, position_id INTEGER NOT NULL, market TEXT NOT NULL,
+    status TEXT NOT NULL, side INTEGER NOT NULL, size INTEGER NOT NULL, max_size INTEGER NOT NULL,
+    entry_notional TEXT NOT NULL, sum_open INTEGER NOT NULL, sum_close INTEGER NOT NULL,
+    close_notional TEXT NOT NULL, realized_notional TEXT NOT NULL, net_funding INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL, closed_ns INTEGER
+);
+CREATE INDEX IF NOT EXISTS positions_by_account ON positions (position_id, market, status);
 CREATE INDEX IF NOT EXISTS historical_funding_by_market ON historical_funding (market, effective_ns);
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped when a table changes: an older read.db is dropped and rebuilt from the journal."""
 
 Row = dict[str, Any]
@@ -161,10 +172,23 @@ class ReadModels:
         self.commit()
 
     def project(self, record: JournalRecord, events: Sequence[Event]) -> None:
-        """Fold one journal record and its events into the tables (skipped if already projected)."""
+        """Fold one journal record and its events into the tables (skipped if already projected).
+
+        A record whose projection fails is logged and skipped (its partial writes undone): the journal
+        already holds it, and a query table must never stop the exchange or its recovery."""
         if record.seq <= self.position:
             return
         self.begin()
+        self._db.execute("SAVEPOINT record")
+        try:
+            self._project(record, events)
+        except Exception:
+            log.exception("read models: record %d not projected", record.seq)
+            self._db.execute("ROLLBACK TO record")
+        self._db.execute("RELEASE record")
+        self.position = record.seq
+
+    def _project(self, record: JournalRecord, events: Sequence[Event]) -> None:
         db = self._db
         cmd, meta = record.command, record.meta or {}
         now = cmd.timestamp_ns
@@ -195,6 +219,11 @@ class ReadModels:
                 )
             elif isinstance(ev, FundingPaid):
                 db.execute(
+                    "UPDATE positions SET net_funding = net_funding + ? WHERE position_id = ? AND market = ?"
+                    " AND status = 'OPEN'",
+                    (ev.amount, ev.position_id, ev.market_id),
+                )
+                db.execute(
                     "INSERT INTO funding_payments (position_id, market, payment, rate, position_size, price, created_ns)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (ev.position_id, ev.market_id, ev.amount, str(ev.rate_ppb), ev.position_size, ev.index_price,
@@ -218,7 +247,6 @@ class ReadModels:
                     "INSERT INTO oracle_prices (market, price, created_ns) VALUES (?, ?, ?)",
                     (ev.market_id, ev.price, now),
                 )
-        self.position = record.seq
 
     def _project_account(self, cmd: CreateAccount, meta: dict[str, Any]) -> None:
         db = self._db
@@ -278,6 +306,8 @@ class ReadModels:
             "INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)",
             (ev.fill_id, ev.market_id, ev.taker_side, ev.price, ev.size, now),
         )
+        self._move_position(ev.taker_position_id, ev.market_id, ev.taker_side * ev.size, ev.price, now)
+        self._move_position(ev.maker_position_id, ev.market_id, -ev.taker_side * ev.size, ev.price, now)
         for oid, remaining in ((ev.taker_order_id, ev.taker_remaining), (ev.maker_order_id, ev.maker_remaining)):
             db.execute(
                 "UPDATE orders SET remaining = ?, status = CASE WHEN ? = 0 THEN 'FILLED' ELSE status END WHERE order_id = ?",
@@ -295,6 +325,51 @@ class ReadModels:
                 " trades = trades + 1, updated_ns = excluded.updated_ns",
                 (ev.market_id, name, start, ev.price, ev.price, ev.price, ev.price, ev.size, quote, now),
             )
+
+    def _move_position(self, position_id: int, market: str, delta: int, price: int, now: int) -> None:
+        """A fill of ``delta`` (signed synthetic quantums) at ``price`` on the account's position history.
+
+        Notionals are synthetic quantums x collateral quantums per whole unit (exact integers, kept as
+        text since they pass 2^63; divide by the market's resolution for collateral quantums). Adding moves the average entry price;
+        reducing realizes (price - entry) on the closed size; crossing zero closes the position and
+        opens one on the other side at the fill price."""
+        db = self._db
+        row = db.execute(
+            "SELECT id, size, max_size, entry_notional, sum_open, sum_close, close_notional, realized_notional"
+            " FROM positions WHERE position_id = ? AND market = ? AND status = 'OPEN'", (position_id, market),
+        ).fetchone()
+        if row is None:
+            self._open_position(position_id, market, delta, price, now)
+            return
+        pid, old, max_size, sum_open, sum_close = row[0], row[1], row[2], row[4], row[5]
+        entry, close_notional, realized = int(row[3]), int(row[6]), int(row[7])
+        new = old + delta
+        if (old > 0) == (delta > 0):  # adding
+            db.execute(
+                "UPDATE positions SET size = ?, max_size = ?, entry_notional = ?, sum_open = ? WHERE id = ?",
+                (new, max(max_size, abs(new)), str(entry + abs(delta) * price), sum_open + abs(delta), pid),
+            )
+            return
+        closed = min(abs(delta), abs(old))
+        cost = entry if closed == abs(old) else entry * closed // abs(old)
+        realized += (closed * price - cost) if old > 0 else (cost - closed * price)
+        remaining = old + (closed if old < 0 else -closed)
+        db.execute(
+            "UPDATE positions SET size = ?, entry_notional = ?, sum_close = ?, close_notional = ?, realized_notional = ?,"
+            " status = ?, closed_ns = ? WHERE id = ?",
+            (remaining, str(entry - cost), sum_close + closed, str(close_notional + closed * price), str(realized),
+             "OPEN" if remaining else "CLOSED", None if remaining else now, pid),
+        )
+        if new != 0 and (new > 0) != (old > 0):  # flipped: the rest opens the other side
+            self._open_position(position_id, market, new, price, now)
+
+    def _open_position(self, position_id: int, market: str, size: int, price: int, now: int) -> None:
+        self._db.execute(
+            "INSERT INTO positions (position_id, market, status, side, size, max_size, entry_notional, sum_open,"
+            " sum_close, close_notional, realized_notional, net_funding, created_ns)"
+            " VALUES (?, ?, 'OPEN', ?, ?, ?, ?, ?, 0, '0', '0', 0, ?)",
+            (position_id, market, 1 if size > 0 else -1, size, abs(size), str(abs(size) * price), abs(size), now),
+        )
 
     def _insurance_change(self, change: int, reason: str, created_ns: int, balance: int | None = None) -> None:
         """One insurance-fund movement; ``balance`` (after it) is the running sum unless an event says."""
@@ -450,6 +525,32 @@ class ReadModels:
 
     def oracle_prices(self, market: str, limit: int = 100) -> list[Row]:
         return self._all("SELECT * FROM oracle_prices WHERE market = ? ORDER BY id DESC LIMIT ?", (market, limit))
+
+    def _position_rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        rows = self._all(sql, params)
+        for r in rows:
+            for name in ("entry_notional", "close_notional", "realized_notional"):
+                r[name] = int(r[name])
+        return rows
+
+    def open_positions(self, position_id: int) -> dict[str, Row]:
+        """The account's open position rows (entry price, PnL, funding), by market."""
+        rows = self._position_rows("SELECT * FROM positions WHERE position_id = ? AND status = 'OPEN'", (position_id,))
+        return {r["market"]: r for r in rows}
+
+    def positions(self, position_id: int, *, market: str | None = None, status: str | None = None,
+                  limit: int = 100) -> list[Row]:
+        sql = "SELECT * FROM positions WHERE position_id = ?"
+        params: list[Any] = [position_id]
+        if market is not None:
+            sql += " AND market = ?"
+            params.append(market)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return self._position_rows(sql, params)
 
     def candles(self, market: str, resolution: str, limit: int = 100) -> list[Row]:
         return self._all(
