@@ -13,6 +13,7 @@ from perpetua.rollup.config import internal_price
 from perpetua.rollup.errors import ErrorCode, InvalidTransaction
 from perpetua.rollup.outputs import Modification
 from perpetua.rollup.position import is_liquidatable, position_status
+from perpetua.rollup.state import BatchContext
 from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfer
 from perpetua.rollup.transactions.deleverage import Deleverage
 from perpetua.rollup.transactions.deposit import Deposit
@@ -188,3 +189,26 @@ def test_fee_position_key_is_enforced() -> None:
     assert state.position(FEE_POSITION).is_empty
     new, _ = apply(state, trade(10, 11, BTC_UNIT // 10, 4_000 * USD, fee=1), context())
     assert new.position(FEE_POSITION).public_key == key(FEE_POSITION)
+
+
+def test_eager_funding_settles_everyone_and_rounds_to_the_insurance_fund() -> None:
+    """Eager mode (the exchange's arithmetic): one floor per position and asset at the tick, the
+    leftover to the insurance fund; lazy mode (StarkEx, no fund configured) leaves positions alone."""
+    state = funded_state((10, 10_000 * USD), (11, 10_000 * USD), (12, 10_000 * USD))
+    state, _ = apply(state, trade(10, 11, 3, 120 * USD // 1000), context())
+    state, _ = apply(state, trade(10, 12, 4, 160 * USD // 1000), context())
+    btc, eth = BTC.synthetic_asset_id, ETH.synthetic_asset_id
+    delta = 600_000_007  # ~0.14 quantum per synthetic quantum: every floor rounds
+    tick = FundingTick(NOW_S + 3600, ((btc, delta), (eth, 0)))
+    fund = CONFIG.insurance_fund_position_id
+    assert fund is not None
+    eager, _ = apply(state, tick, context())
+    amounts = {pid: eager.position(pid).collateral - state.position(pid).collateral for pid in (10, 11, 12)}
+    assert amounts == {10: (-7 * delta) // 2**32, 11: (3 * delta) // 2**32, 12: (4 * delta) // 2**32}
+    assert eager.position(fund).collateral == -sum(amounts.values()) > 0
+    assert eager.position(fund).public_key == CONFIG.insurance_fund_public_key
+    assert all(a.cached_funding_index == delta for pid in (10, 11, 12) for a in eager.position(pid).assets)
+    lazy_ctx = BatchContext(config=replace(CONFIG, insurance_fund_position_id=None), min_expiration_hours=NOW_H)
+    lazy, _ = apply(state, tick, lazy_ctx)
+    assert all(lazy.position(pid) == state.position(pid) for pid in (10, 11, 12))
+    assert lazy.position(fund).is_empty

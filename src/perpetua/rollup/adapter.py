@@ -16,9 +16,17 @@ resolution, rounded up for a buy and down for a sell; max fee = ceil(limit_fee *
 where limit_fee = taker fee + `fee_headroom_ppm` (the exchange's fees round up per fill, so an
 exact-rate limit could fail StarkEx's proportional fee check on a small fill). The `signer` stands
 for the traders' wallets (in production the client signs and the API checks it).
-Not mapped yet: funding ticks (the core settles every position at each tick and credits floor
-remainders to an insurance fund; StarkEx settles lazily, one floor per position update), oracle
-ticks (the rollup needs the oracles' own signatures), liquidations and deleverages.
+
+| `OraclePriceUpdated` (one command's) | one `OraclePricesTick`: internal price = round(price * 2^32 / resolution), backed by the prices `oracle_signer` signs |
+| `FundingRateUpdated` (one command's) | one `FundingTick` carrying every asset's current index (StarkEx: a tick covers all assets) |
+| `FundingPaid`, `FundingSettled` | none: the rollup's FundingTick settles every position itself, with the exchange's arithmetic (eager mode, `transactions/funding_tick.py`) |
+
+Times: a tick's timestamp is the event's second, never before the last one emitted (the rollup's
+system time only moves forward). Oracle prices: the core's events carry the median price, not the
+signatures behind it, so `oracle_signer` stands for the oracles here as `signer` stands for the
+wallets (`dev_oracle_signer`: the development oracles, all signing the same price, so the claimed
+price is the median). Production would carry the tick's own signed prices (a core event change).
+Not mapped yet: liquidations and deleverages (no such core events exist yet).
 """
 
 from __future__ import annotations
@@ -31,22 +39,50 @@ from perpetua.core.events import (
     CollateralDeposited,
     CollateralWithdrawn,
     Event,
+    FundingRateUpdated,
+    OraclePriceUpdated,
     OrderAccepted,
     OrderFilled,
 )
-from perpetua.core.markets import ExchangeConfig
+from perpetua.core.markets import ExchangeConfig, dev_oracle_keys
 from perpetua.core.quantities import PPM
-from perpetua.crypto.messages import LimitOrder, hash_withdrawal
+from perpetua.crypto.messages import LimitOrder, OraclePrice, hash_oracle_price, hash_withdrawal
 from perpetua.crypto.messages import Withdrawal as WithdrawalMessage
-from perpetua.crypto.signatures import Signature
+from perpetua.crypto.signatures import Signature, sign
+from perpetua.rollup.config import internal_price
+from perpetua.rollup.constants import EXTERNAL_PRICE_ONE
 from perpetua.rollup.orders import SignedOrder, limit_order_hash
 from perpetua.rollup.transactions.deposit import Deposit
+from perpetua.rollup.transactions.funding_tick import FundingTick
+from perpetua.rollup.transactions.oracle_prices_tick import (
+    AssetOraclePrice,
+    OraclePricesTick,
+    SignedOraclePrice,
+)
 from perpetua.rollup.transactions.trade import Trade
 from perpetua.rollup.transactions.withdrawal import Withdrawal
 
 Signer = Callable[[int, int], Signature]
 """(position id, message hash) -> the position owner's signature."""
-RollupTransaction = Deposit | Withdrawal | Trade
+OracleSigner = Callable[[str, int, int], tuple[SignedOraclePrice, ...]]
+"""(market id, external price (10^18 = 1.0), timestamp s) -> signed prices, signer keys increasing."""
+RollupTransaction = Deposit | Withdrawal | Trade | OraclePricesTick | FundingTick
+NS_PER_S = 10**9
+
+
+def dev_oracle_signer(exchange: ExchangeConfig) -> OracleSigner:
+    """The development oracles (core.markets.dev_oracle_keys) of each market, `oracle_quorum` of
+    them, signing the given price under the market's first accepted signed asset id."""
+    keys = dev_oracle_keys(exchange.dev_oracle_seeds)
+
+    def signer(market_id: str, external_price: int, timestamp_s: int) -> tuple[SignedOraclePrice, ...]:
+        market = exchange.market(market_id)
+        signed_id = market.oracle_signed_asset_ids[0]
+        message = OraclePrice(signed_id & (1 << 40) - 1, signed_id >> 40, external_price, timestamp_s)
+        signers = sorted(k for k in market.oracle_signers if k in keys)[:market.oracle_quorum]
+        return tuple(SignedOraclePrice(k, message, sign(keys[k], hash_oracle_price(message))) for k in signers)
+
+    return signer
 
 
 @dataclass
@@ -57,9 +93,42 @@ class ExchangeAdapter:
     expiration_hours: int
     """Expiration signed into orders and withdrawals (hours)."""
     fee_headroom_ppm: int = 1_000
+    oracle_signer: OracleSigner | None = None
+    """Required once an oracle price moves (`dev_oracle_signer` in development and tests)."""
+    collateral_resolution: int = 10**6
     keys: dict[int, int] = field(default_factory=dict)
     orders: dict[int, SignedOrder] = field(default_factory=dict)
     nonce: int = 0
+    funding_indices: dict[int, int] = field(default_factory=dict)
+    """asset id -> the current global index, as the exchange moved it: start it with the rollup
+    genesis state's indices (empty: every market at 0)."""
+    time_s: int = 0
+    """The last tick time emitted (the rollup's system time never moves back)."""
+
+    def tick_time(self, timestamp_ns: int) -> int:
+        self.time_s = max(self.time_s, timestamp_ns // NS_PER_S)
+        return self.time_s
+
+    def oracle_tick(self, updates: list[OraclePriceUpdated]) -> OraclePricesTick:
+        if self.oracle_signer is None:
+            raise ValueError("an oracle price moved but the adapter has no oracle_signer")
+        now = self.tick_time(max(u.timestamp_ns for u in updates))
+        prices: dict[int, AssetOraclePrice] = {}
+        for update in updates:
+            market = self.exchange.market(update.market_id)
+            external = update.price * EXTERNAL_PRICE_ONE // self.collateral_resolution
+            signed = self.oracle_signer(update.market_id, external, min(now, update.timestamp_ns // NS_PER_S))
+            prices[market.synthetic_asset_id] = AssetOraclePrice(
+                market.synthetic_asset_id, internal_price(update.price, market.resolution), signed)
+        return OraclePricesTick(now, tuple(prices[a] for a in sorted(prices)))
+
+    def funding_tick(self, updates: list[FundingRateUpdated]) -> FundingTick:
+        if not self.funding_indices:
+            self.funding_indices = dict.fromkeys((m.synthetic_asset_id for m in self.exchange.markets.values()), 0)
+        for update in updates:
+            self.funding_indices[self.exchange.market(update.market_id).synthetic_asset_id] = update.funding_index
+        now = self.tick_time(max(u.timestamp_ns for u in updates))
+        return FundingTick(now, tuple(sorted(self.funding_indices.items())))
 
     def limit_order(self, event: OrderAccepted) -> SignedOrder:
         market = self.exchange.market(event.market_id)
@@ -75,8 +144,25 @@ class ExchangeAdapter:
 
     def transactions(self, events: Iterable[Event]) -> list[RollupTransaction]:
         out: list[RollupTransaction] = []
+        events = list(events)
+        # A run of price updates is one tick; the funding updates of one time (one FundingTick
+        # command, every due market, FundingPaid events between them) are one tick at the first.
+        funding_at: dict[int, list[FundingRateUpdated]] = {}
         for event in events:
-            if isinstance(event, AccountCreated):
+            if isinstance(event, FundingRateUpdated):
+                funding_at.setdefault(event.timestamp_ns, []).append(event)
+        run: list[OraclePriceUpdated] = []
+        for event in events:
+            if run and not isinstance(event, OraclePriceUpdated):
+                out.append(self.oracle_tick(run))
+                run = []
+            if isinstance(event, OraclePriceUpdated):
+                run.append(event)
+            elif isinstance(event, FundingRateUpdated):
+                group = funding_at[event.timestamp_ns]
+                if event is group[0]:
+                    out.append(self.funding_tick(group))
+            elif isinstance(event, AccountCreated):
                 self.keys[event.position_id] = event.public_key
             elif isinstance(event, CollateralDeposited):
                 out.append(Deposit(event.position_id, self.keys[event.position_id], event.amount))
@@ -95,4 +181,6 @@ class ExchangeAdapter:
                 out.append(Trade(self.orders[event.taker_order_id], self.orders[event.maker_order_id],
                                  event.size * event.price // market.resolution, event.size,
                                  event.taker_fee, event.maker_fee))
+        if run:
+            out.append(self.oracle_tick(run))
         return out

@@ -57,6 +57,13 @@ class GeneralConfig:
     funding_validity_period_s: int = DEFAULT_FUNDING_VALIDITY_PERIOD_S
     price_validity_period_s: int = DEFAULT_PRICE_VALIDITY_PERIOD_S
     collateral_resolution: int = COLLATERAL_RESOLUTION
+    insurance_fund_position_id: int | None = None
+    """Funding settlement mode. None: StarkEx's lazy rule (a position settles on its next update).
+    A position id: Perpetua's eager rule, the exchange's arithmetic: every FundingTick settles every
+    position at once, one floor per position and asset, and credits the leftover (minus the sum of
+    the floors) to this position (see `transactions/funding_tick.py`)."""
+    insurance_fund_public_key: int = 0
+    """The key the insurance-fund position is created with when it is empty."""
 
     def asset_by_market(self, market_id: str) -> SyntheticAsset:
         for asset in self.synthetic_assets.values():
@@ -81,12 +88,16 @@ def config_from_exchange(
     collateral_asset_id: int,
     fee_public_key: int,
     *,
-    oracle_signers: frozenset[int] = frozenset(),
+    oracle_signers: frozenset[int] | None = None,
     oracle_signed_asset_ids: dict[str, frozenset[int]] | None = None,
-    oracle_quorum: int = 1,
-    max_funding_rate: int = DEFAULT_MAX_FUNDING_RATE,
+    oracle_quorum: int | None = None,
+    max_funding_rate: int | None = None,
+    insurance_fund_public_key: int | None = None,
 ) -> GeneralConfig:
-    """The rollup config settling `exchange`'s markets."""
+    """The rollup config settling `exchange`'s markets (oracle signers, signed asset ids and quorum
+    from each market unless given), with eager funding settlement into the
+    exchange's insurance-fund position (keyed `insurance_fund_public_key`, by default the fee key).
+    `max_funding_rate` defaults to `max_funding_rate_from_exchange`."""
     assets = {}
     for market in exchange.markets.values():
         assets[market.synthetic_asset_id] = SyntheticAsset(
@@ -94,14 +105,32 @@ def config_from_exchange(
             resolution=market.resolution,
             risk_factor=risk_factor_from_ppm(market.maintenance_margin_ppm),
             market_id=market.market_id,
-            oracle_signed_asset_ids=(oracle_signed_asset_ids or {}).get(market.market_id, frozenset()),
-            oracle_signers=oracle_signers,
-            oracle_quorum=oracle_quorum,
+            oracle_signed_asset_ids=(oracle_signed_asset_ids.get(market.market_id, frozenset())
+                                     if oracle_signed_asset_ids is not None
+                                     else frozenset(market.oracle_signed_asset_ids)),
+            oracle_signers=oracle_signers if oracle_signers is not None else frozenset(market.oracle_signers),
+            oracle_quorum=oracle_quorum if oracle_quorum is not None else market.oracle_quorum,
         )
     return GeneralConfig(
         collateral_asset_id=collateral_asset_id,
         fee_position_id=exchange.fee_position_id,
         fee_public_key=fee_public_key,
         synthetic_assets=dict(sorted(assets.items())),
-        max_funding_rate=max_funding_rate,
+        max_funding_rate=max_funding_rate_from_exchange(exchange) if max_funding_rate is None else max_funding_rate,
+        insurance_fund_position_id=exchange.insurance_fund_position_id,
+        insurance_fund_public_key=fee_public_key if insurance_fund_public_key is None else insurance_fund_public_key,
     )
+
+
+FUNDING_PERIOD_S = 8 * 3600
+FUNDING_BOUND_SLACK_PPM = 1_000
+"""0.1% on top of the exchange's cap: the rollup measures dt in whole seconds (the exchange in ns),
+so an hour can be up to a second shorter there (0.03%); the internal price is rounded (< 1e-9)."""
+
+
+def max_funding_rate_from_exchange(exchange: ExchangeConfig) -> int:
+    """StarkEx's max funding rate (32.32 per second, per unit of price) that admits every index move
+    the exchange can make: its largest 8-hour cap, per second, plus FUNDING_BOUND_SLACK_PPM, rounded up."""
+    cap_ppb = max((m.funding_rate_cap_ppb for m in exchange.markets.values()), default=0)
+    numerator = cap_ppb * FXP_32_ONE * (PPM + FUNDING_BOUND_SLACK_PPM)
+    return max(DEFAULT_MAX_FUNDING_RATE, -(-numerator // (10**9 * FUNDING_PERIOD_S * PPM)))

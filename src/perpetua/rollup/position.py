@@ -67,7 +67,7 @@ class Position:
 EMPTY_POSITION = Position(0, 0, ())
 
 
-def _check_balance(value: int, what: str) -> None:
+def check_balance(value: int, what: str) -> None:
     if not BALANCE_LOWER_BOUND <= value < BALANCE_UPPER_BOUND:
         raise InvalidPositionUpdate(ErrorCode.OUT_OF_RANGE_BALANCE, f"{what} out of [-2^63, 2^63)", balance=value)
 
@@ -104,7 +104,7 @@ def apply_funding(position: Position, global_indices: Mapping[int, int]) -> Posi
     if not changed:
         return position
     collateral = total // FXP_32_ONE
-    _check_balance(collateral, "collateral after funding")
+    check_balance(collateral, "collateral after funding")
     assets = tuple(PositionAsset(a.asset_id, a.balance, global_indices[a.asset_id]) for a in position.assets)
     return maybe_empty(position.public_key, collateral, assets)
 
@@ -120,7 +120,7 @@ def add_asset(position: Position, asset_id: int, delta: int, global_indices: Map
     for i, asset in enumerate(assets):
         if asset.asset_id == asset_id:
             balance = asset.balance + delta
-            _check_balance(balance, "synthetic balance")
+            check_balance(balance, "synthetic balance")
             if balance == 0:
                 del assets[i]
             else:
@@ -130,7 +130,7 @@ def add_asset(position: Position, asset_id: int, delta: int, global_indices: Map
             break
     if delta == 0:
         return position.assets
-    _check_balance(delta, "synthetic balance")
+    check_balance(delta, "synthetic balance")
     if len(assets) >= MAX_ASSETS_IN_POSITION:
         raise InvalidPositionUpdate(ErrorCode.TOO_MANY_SYNTHETIC_ASSETS_IN_POSITION,
                                     "a position holds at most 64 assets", n_assets=len(assets))
@@ -259,7 +259,7 @@ def update_position(
     public_key = request_public_key or funded.public_key
     check_request_public_key(funded.public_key, public_key)
     collateral = funded.collateral + collateral_delta
-    _check_balance(collateral, "collateral")
+    check_balance(collateral, "collateral")
     assets = funded.assets if asset_id is None else add_asset(funded, asset_id, synthetic_delta, global_indices)
     updated = maybe_empty(public_key, collateral, assets)
     check_valid_transition(updated, funded, prices, config)
