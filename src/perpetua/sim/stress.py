@@ -315,12 +315,12 @@ class StressRun:
             worst = price * (PPM + side * 20_000) // PPM // m.tick_size * m.tick_size
             self.submit(self._order(pid, side, size, worst, OrderType.MARKET, TimeInForce.IOC))
 
-    def _observe(self) -> None:
-        """Record the fund and each trader's first maintenance breach."""
+    def _observe(self, next_price: int) -> None:
+        """Record the fund, and each trader's first maintenance breach at the price about to be
+        published (before the tick, so a liquidation in the same command still counts the breach)."""
         state = self.seq.state
         self.metrics.fund.append(state.insurance_fund.collateral)
-        if state.oracle_stale(self.market.market_id):
-            return
+        prices = {**state.oracle_prices, self.market.market_id: next_price}
         for i in range(self.n_traders):
             pid = TRADER_IDS_FROM + i
             if pid in self.metrics.breach_ns:
@@ -328,7 +328,7 @@ class StressRun:
             acct = state.accounts[pid]
             if not acct.positions:
                 continue
-            tv, _, mmr = account_totals(acct, state.markets, state.oracle_prices, state.funding_indices)
+            tv, _, mmr = account_totals(acct, state.markets, prices, state.funding_indices)
             if tv < mmr:
                 self.metrics.breach_ns[pid] = self._t
 
@@ -351,6 +351,7 @@ class StressRun:
         self._total = state.total_collateral()
         fund_start = state.insurance_fund.collateral
         faults = self.scenario.faults
+        opened = 0
         for j, price in enumerate(prices):
             minute = j // 4
             self._t = max(self._t, 1_700_000_000 * S + j * TICK_NS)
@@ -358,13 +359,15 @@ class StressRun:
             rogue = next((to_integer_units(str(f.get("push_pct", "50")), PPM // 100, "push_pct") for f in faults
                           if f.get("kind") == "rogue_signer" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"]), 0)
             if not stale:
+                self._observe(price)
                 self._tick(price, rogue)
             back = prices[max(0, j - 4)]
             moved_bps = abs(price - back) * 10_000 // back
             self._quote(price, minute, moved_bps)
             if j < OPENING_TICKS:
                 self._open_traders(price, j, OPENING_TICKS)
-            self._observe()
+            if j == OPENING_TICKS - 1:
+                opened = sum(1 for i in range(self.n_traders) if state.accounts[TRADER_IDS_FROM + i].positions)
         m = self.metrics
         delays = [m.liquidated_ns[p] - t for p, t in m.breach_ns.items() if p in m.liquidated_ns]
         bad_debt = 0
@@ -376,6 +379,7 @@ class StressRun:
             still_liquidatable += acct.positions != {} and tv < mmr
         return {
             "scenario": self.scenario.name,
+            "traders_opened": opened,
             "traders_with_positions": sum(
                 1 for i in range(self.n_traders) if state.accounts[TRADER_IDS_FROM + i].positions),
             "seed": self.scenario.seed,
