@@ -53,6 +53,7 @@ from perpetua.core.orders import OrderType, TimeInForce
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, format_units
 from perpetua.core.risk import MarginSummary, liquidation_price, margin_summary
 from perpetua.core.sequencer import Sequencer
+from perpetua.core.state import MarketPriceStatus
 from perpetua.sim.marketdata import Bar, BookDelta, BookSnapshot, FundingRate, MarketEvent, Trade
 
 STRATEGY_ACCOUNT = 1000
@@ -173,6 +174,10 @@ class StrategyContext:
         s = self._pb.sequencer.state
         return liquidation_price(s.accounts[STRATEGY_ACCOUNT], self._pb.market.market_id, s.markets,
                                  s.oracle_prices, s.funding_indices)
+
+    def price_status(self) -> MarketPriceStatus:
+        """Oracle, index and mark prices, staleness, the current premium and the next funding time."""
+        return self._pb.sequencer.state.price_status(self._pb.market.market_id)
 
     def oracle_price(self) -> int:
         return self._pb.sequencer.state.oracle_prices[self._pb.market.market_id]
