@@ -40,6 +40,9 @@ log = logging.getLogger("perpetua.mainjob")
 
 CANDLE_S = 60
 """Simulated seconds per recorded candle."""
+CHART_BUCKET_NS = 5 * NS_PER_S
+"""The dashboard's trade candles: five wall-clock seconds each (five simulated minutes at 60x)."""
+CHART_POINTS = 720
 OTHER_MARKETS_REFRESH_S = 60
 """Markets without a recorded path keep their price, re-signed this often so they never go stale."""
 
@@ -119,6 +122,25 @@ class Activity:
     funding_rates: list[dict[str, Any]] = field(default_factory=list)
     liquidations: list[dict[str, Any]] = field(default_factory=list)
     fills: int = 0
+    candles: dict[str, list[list[int]]] = field(default_factory=dict)
+    """Market -> [bucket start ns, open, high, low, close] of trades, oldest first."""
+    prices: dict[str, list[tuple[int, int | None, int | None, int | None]]] = field(default_factory=dict)
+    """Market -> (time ns, mark, index, oracle) samples, oldest first."""
+
+    def candle(self, market_id: str, t_ns: int, price: int) -> None:
+        rows = self.candles.setdefault(market_id, [])
+        start = t_ns - t_ns % CHART_BUCKET_NS
+        if rows and rows[-1][0] == start:
+            row = rows[-1]
+            row[2], row[3], row[4] = max(row[2], price), min(row[3], price), price
+        else:
+            rows.append([start, price, price, price, price])
+            del rows[:-CHART_POINTS]
+
+    def sample(self, market_id: str, t_ns: int, mark: int | None, index: int | None, oracle: int | None) -> None:
+        rows = self.prices.setdefault(market_id, [])
+        rows.append((t_ns, mark, index, oracle))
+        del rows[: -CHART_POINTS * 5]
 
     def __call__(self, records: Sequence[JournalRecord], events: Sequence[list[Event]]) -> None:
         pid = self.entries.position_id
@@ -127,6 +149,7 @@ class Activity:
             for ev in evs:
                 if isinstance(ev, OrderFilled):
                     self.fills += 1
+                    self.candle(ev.market_id, t, ev.price)
                     if ev.taker_position_id == pid:
                         self.entries.fill(ev.market_id, ev.taker_side * ev.size, ev.price)
                     if ev.maker_position_id == pid:
@@ -224,6 +247,9 @@ class LiveMarket:
             await asyncio.sleep(0.5)
             state = ex.sequencer.state
             now = time.time()
+            mid = self.settings.market_id
+            st = state.price_status(mid)
+            self.activity.sample(mid, time.time_ns(), st.mark_price, st.index_price, st.oracle_price)
             cmds: list[Command] = []
             for mid, m in sorted(state.markets.items()):
                 if mid not in state.oracle_prices or state.price_status(mid).stale:

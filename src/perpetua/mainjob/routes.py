@@ -136,6 +136,25 @@ def get_state(request: Request, market: str = "BTC-USD") -> dict[str, Any]:
     }
 
 
+@router.get("/chart")
+def get_chart(request: Request, market: str = "BTC-USD") -> dict[str, Any]:
+    """Trade candles (five wall-clock seconds each) and mark / index / oracle samples (twice a second)
+    since the main job started, for the dashboard's chart."""
+    ex, live = exchange_of(request), live_of(request)
+    m = _market(ex, market)
+    candles = live.activity.candles.get(m.market_id, [])
+    prices = live.activity.prices.get(m.market_id, [])
+
+    def col(i: int) -> list[str | None]:
+        return [None if (v := p[i]) is None else usd(v) for p in prices]
+
+    return {
+        "candles": [{"t": iso(c[0]), "open": usd(c[1]), "high": usd(c[2]), "low": usd(c[3]), "close": usd(c[4])}
+                    for c in candles],
+        "prices": {"t": [iso(p[0]) for p in prices], "mark": col(1), "index": col(2), "oracle": col(3)},
+    }
+
+
 # -- the demo account's orders -----------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ const MARKET = "BTC-USD";
 const $ = (id) => document.getElementById(id);
 const S = {
   side: "BUY", bids: new Map(), asks: new Map(), trades: [], state: null, ws: null,
-  lines: { t: [], mark: [], index: [], oracle: [] }, myOrderPrices: new Set(), sizeTouched: false,
+  myOrderPrices: new Set(), sizeTouched: false,
 };
 
 const num = (x) => (x === null || x === undefined || x === "" ? NaN : Number(x));
@@ -55,7 +55,7 @@ function applyLevels(map, levels) {
 }
 
 function renderTrades() {
-  $("trades").innerHTML = S.trades.slice(0, 25).map((t) =>
+  $("trades").innerHTML = S.trades.slice(0, 16).map((t) =>
     `<tr class="${t.side === "BUY" ? "buy" : "sell"}"><td>${fmt(t.price)}</td><td>${fmt(t.size, 4)}</td><td>${time(t.createdAt)}</td></tr>`).join("");
 }
 
@@ -93,29 +93,26 @@ function connect() {
 
 // -- chart ----------------------------------------------------------------------------------------
 
-let chartReady = false;
 async function refreshChart() {
-  let candles = [];
-  try { candles = (await api(`/v3/candles/${MARKET}?resolution=1MIN&limit=90`)).candles.slice().reverse(); } catch (e) { return; }
-  const L = S.lines;
+  let chart;
+  try { chart = await api(`/mainjob/chart?market=${MARKET}`); } catch (e) { return; }
+  const c = chart.candles, P = chart.prices;
+  const nums = (xs) => xs.map(num);
   const data = [
-    { type: "candlestick", name: "trades", x: candles.map((c) => c.startedAt), open: candles.map((c) => num(c.open)),
-      high: candles.map((c) => num(c.high)), low: candles.map((c) => num(c.low)), close: candles.map((c) => num(c.close)),
+    { type: "candlestick", name: "trades", x: c.map((k) => k.t), open: nums(c.map((k) => k.open)),
+      high: nums(c.map((k) => k.high)), low: nums(c.map((k) => k.low)), close: nums(c.map((k) => k.close)),
       increasing: { line: { color: "#26a269" } }, decreasing: { line: { color: "#e0455a" } } },
-    { type: "scatter", mode: "lines", name: "mark", x: L.t, y: L.mark, line: { color: "#5b8def", width: 1.5 } },
-    { type: "scatter", mode: "lines", name: "index", x: L.t, y: L.index, line: { color: "#e8a33d", width: 1, dash: "dot" } },
-    { type: "scatter", mode: "lines", name: "oracle", x: L.t, y: L.oracle, line: { color: "#c678dd", width: 1 } },
+    { type: "scatter", mode: "lines", name: "mark", x: P.t, y: nums(P.mark), line: { color: "#5b8def", width: 1.5 } },
+    { type: "scatter", mode: "lines", name: "index", x: P.t, y: nums(P.index), line: { color: "#e8a33d", width: 1, dash: "dot" } },
+    { type: "scatter", mode: "lines", name: "oracle", x: P.t, y: nums(P.oracle), line: { color: "#c678dd", width: 1 } },
   ];
   const layout = {
     paper_bgcolor: "#171e2d", plot_bgcolor: "#171e2d", font: { color: "#dfe6f3", size: 11 },
-    margin: { l: 50, r: 10, t: 10, b: 30 }, showlegend: true, legend: { orientation: "h", y: 1.08 },
+    margin: { l: 10, r: 64, t: 24, b: 30 }, showlegend: true, legend: { orientation: "h", x: 0, y: 1.1 },
     xaxis: { rangeslider: { visible: false }, gridcolor: "#263047", type: "date" },
-    yaxis: { gridcolor: "#263047", side: "right" }, uirevision: "keep",
+    yaxis: { gridcolor: "#263047", side: "right", tickformat: ",.0f" }, uirevision: "keep",
   };
-  if (window.Plotly) {
-    Plotly.react("chart", data, layout, { displayModeBar: false, responsive: true });
-    chartReady = true;
-  }
+  if (window.Plotly) Plotly.react("chart", data, layout, { displayModeBar: false, responsive: true });
 }
 
 // -- market and account state (main job routes) ---------------------------------------------------
@@ -142,10 +139,6 @@ function renderState(st) {
     `${r.simulatedTime ? new Date(r.simulatedTime).toISOString().slice(0, 16).replace("T", " ") : "–"} · ${r.speed > 0 ? r.speed + "x" : "max"}`;
   S.nextFundingMs = mk.nextFundingMs; S.clockSkew = st.serverTimeMs - Date.now();
   tickCountdown();
-
-  const L = S.lines, now = new Date(st.serverTimeMs).toISOString();
-  L.t.push(now); L.mark.push(num(mk.markPrice)); L.index.push(num(mk.indexPrice)); L.oracle.push(num(mk.oraclePrice));
-  if (L.t.length > 5400) for (const k of Object.keys(L)) L[k].splice(0, L[k].length - 5400);
 
   const warnings = [];
   if (mk.stale) warnings.push(`<div class="warning stale" id="stale-warning">Oracle price is stale (${mk.oracleAgeS === null ? "none yet" : mk.oracleAgeS.toFixed(0) + " s old"}, limit ${mk.oracleMaxAgeS} s): the market is in degraded mode — no new risk is accepted.</div>`);
@@ -312,7 +305,7 @@ function init() {
   connect();
   refreshState().then(refreshChart);
   setInterval(refreshState, 1000);
-  setInterval(refreshChart, 3000);
+  setInterval(refreshChart, 2000);
   setInterval(tickCountdown, 1000);
 }
 

@@ -1,0 +1,121 @@
+"""The dashboard in a real browser: limit order into the book, marketable order into a position with
+its liquidation price and margin ratio, the leverage slider sizing the order, a phone-width layout."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def number(text: str) -> Decimal:
+    cleaned = text.replace("$", "").replace(",", "").replace("%", "").replace("x", "").strip()
+    return Decimal(cleaned)
+
+
+def open_dashboard(browser: Any, url: str, width: int = 1400, height: int = 1000) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url + "/")
+    page.wait_for_selector("#book-bids tr", timeout=15_000)
+    page.wait_for_selector("#book-asks tr", timeout=15_000)
+    page.wait_for_function("document.getElementById('equity').textContent.startsWith('$')", timeout=15_000)
+    return page
+
+
+def test_limit_order_appears_in_the_book(browser: Any, server: str, screenshots: Path) -> None:
+    page = open_dashboard(browser, server)
+    assert "server holds this account's STARK key" in page.inner_text("#signing-notice")
+    best_bid = max(Decimal(r["price"]) for r in httpx.get(f"{server}/v3/orderbook/BTC-USD").json()["bids"])
+    price = str(int(best_bid) - 7)
+    page.select_option("#order-type", "LIMIT")
+    page.fill("#order-price", price)
+    page.fill("#order-size", "0.05")
+    page.click("#place-order")
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=10_000)
+    # the ladder shows our level (marked as ours) and the open orders table lists it
+    page.wait_for_selector(f"#book-bids tr.mine[data-price='{price}']", timeout=10_000)
+    page.wait_for_selector("#open-orders button[data-cancel]", timeout=10_000)
+    assert price in page.inner_text("#open-orders").replace(",", "")
+    page.screenshot(path=str(screenshots / "dashboard-limit-order.png"), full_page=True)
+    # cancel it from the table
+    page.click("#open-orders button[data-cancel]")
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('canceled')", timeout=10_000)
+    page.close()
+
+
+def test_marketable_order_opens_a_position_with_liquidation_price_and_margin_ratio(
+    browser: Any, server: str, screenshots: Path
+) -> None:
+    page = open_dashboard(browser, server)
+    before = page.inner_text("#margin-ratio")
+    page.select_option("#order-type", "MARKET")
+    page.fill("#order-size", "0.5")
+    # "after this order your liquidation price will be ..." before placing it
+    page.wait_for_selector("#preview-liq", timeout=10_000)
+    preview_liq = number(page.inner_text("#preview-liq"))
+    assert preview_liq > 0
+    page.click("#place-order")
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('filled')", timeout=10_000)
+    page.wait_for_selector("#positions td.liq-price", timeout=10_000)
+    row = page.inner_text("#positions")
+    assert "LONG" in row
+    liq = number(page.inner_text("#positions td.liq-price"))
+    assert abs(liq - preview_liq) < preview_liq / 20  # the preview announced it (prices move meanwhile)
+    page.wait_for_function(f"document.getElementById('margin-ratio').textContent !== {before!r}", timeout=10_000)
+    assert number(page.inner_text("#margin-ratio")) > 0
+    assert "safe" in (page.get_attribute("#margin-ratio-box", "class") or "")
+    page.screenshot(path=str(screenshots / "dashboard-position.png"), full_page=True)
+    page.close()
+
+
+def test_leverage_slider_sizes_the_order_from_free_collateral(browser: Any, server: str, screenshots: Path) -> None:
+    page = open_dashboard(browser, server)
+    page.select_option("#order-type", "LIMIT")
+    page.fill("#order-price", "30000")
+    page.fill("#leverage", "2")
+    size2 = number(page.input_value("#order-size"))
+    free = number(page.inner_text("#free-collateral"))
+    assert abs(size2 - free * 2 / 30000) <= Decimal("0.001")
+    page.fill("#leverage", "8")
+    assert page.inner_text("#leverage-value") == "8.0x"
+    size8 = number(page.input_value("#order-size"))
+    assert abs(size8 - 4 * size2) <= Decimal("0.001")
+    page.wait_for_selector("#preview-liq", timeout=10_000)
+    page.screenshot(path=str(screenshots / "dashboard-order-entry.png"), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
+    page.close()
+
+
+def test_phone_width_layout(browser: Any, server: str, screenshots: Path) -> None:
+    page = open_dashboard(browser, server, width=390, height=844)
+    # nothing overflows the viewport horizontally; order entry comes first
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    order_top = page.locator(".order-panel").bounding_box()["y"]
+    chart_top = page.locator(".chart-panel").bounding_box()["y"]
+    assert order_top < chart_top
+    page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
+    page.close()
+
+
+def test_warnings_for_a_stale_oracle_and_an_account_near_liquidation(browser: Any, server: str) -> None:
+    """The page warns from what /mainjob/state says (intercepted here: the live market is healthy)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    def degraded(route: Any) -> None:
+        state = route.fetch().json()
+        state["market"].update(stale=True, oracleAgeS=400.0)
+        state["account"].update(nearLiquidation=True, liquidatable=False, marginRatio="0.91")
+        route.fulfill(json=state)
+
+    page.route("**/mainjob/state*", degraded)
+    page.goto(server + "/")
+    page.wait_for_selector("#stale-warning", timeout=10_000)
+    assert "degraded mode" in page.inner_text("#stale-warning")
+    assert "near liquidation" in page.inner_text("#liquidation-warning")
+    assert page.inner_text("#margin-ratio") == "91.00%"
+    assert "danger" in (page.get_attribute("#margin-ratio-box", "class") or "")
+    page.close()
