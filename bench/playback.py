@@ -5,8 +5,9 @@ Three recordings, each through ``sim.playback.Playback`` (every order a real ``S
   (about 25 commands a bar);
 - an L2 stream (XRPUSDT, Bybit 500 levels: a snapshot then deltas), mirrored level by level;
 - a trade tape (BTCUSDT), each trade an IOC order.
-``events_per_s`` is all recorded events over all the time; the per-kind figures follow.
-Sweep throughput arrives with the stress lab.
+``events_per_s`` is all recorded events over all the time; the per-kind figures follow. Sweep
+throughput: scenario runs per second of a small gap scenario grid on a process pool with 1 and 2
+workers (Ray adds start-up time; it is measured by the test suite's sweep, not here).
 
     python bench/playback.py [--quick] [--json]
 """
@@ -38,6 +39,25 @@ def timed(config_path: Path | None, market: str, events: list, **options: object
     return result.events, time.perf_counter() - start, result.commands
 
 
+def sweep_throughput(points: int) -> dict[str, float]:
+    """Scenario runs per second for a small grid, 1 and 2 worker processes."""
+    import dataclasses
+
+    from perpetua.sim.stress import load_scenario
+    from perpetua.sim.sweep import run_sweep
+
+    base = load_scenario("gap-30")
+    scenario = dataclasses.replace(base, agents={**base.agents, "traders": 20},
+                                   path={**base.path, "pre_minutes": 2, "post_minutes": 3})
+    grid = {"seed": [str(i) for i in range(points)]}
+    out = {}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        run_sweep(scenario, grid, engine="process", workers=workers)
+        out[f"sweep_runs_per_s_{workers}_workers"] = round(points / (time.perf_counter() - start), 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -53,6 +73,7 @@ def main() -> None:
         tape = list(load(SHARED / "btcusdt-trades-2021-01-08.csv", Scale(size=10**10)))
         rows["l2"] = timed(fine, "XRP-USD", l2)
         rows["trades"] = timed(fine, "BTC-USD", tape)
+    sweep = sweep_throughput(8 if args.quick else 24)
     total_events = sum(r[0] for r in rows.values())
     total_s = sum(r[1] for r in rows.values())
     out: dict[str, object] = {"events_per_s": round(total_events / total_s)}
@@ -61,9 +82,12 @@ def main() -> None:
         out[f"{kind}_commands_per_s"] = round(cmds / s)
         out[f"{kind}_events"] = n
         out[f"{kind}_s"] = round(s, 3)
+    out.update(sweep)
     print(f"{'recording':<10}{'events':>10}{'seconds':>10}{'events/s':>12}{'commands/s':>13}")
     for kind, (n, s, cmds) in rows.items():
         print(f"{kind:<10}{n:>10}{s:>10.2f}{n / s:>12.0f}{cmds / s:>13.0f}")
+    for k, v in sweep.items():
+        print(f"{k:<34}{v:>10}")
     if args.json:
         print(json.dumps(out))
 
