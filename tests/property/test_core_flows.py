@@ -2,7 +2,8 @@
 
 After every command: the book never crosses and every structure is consistent (``state.check``);
 collateral is conserved (only deposits and withdrawals change the total, fees, funding and the
-insurance fund included; hourly funding ticks settle every position); a rejected
+insurance fund included; hourly funding ticks settle every position); no account is left liquidatable
+(liquidations run after every price move); a rejected
 command changes nothing. Across the flow: filled + remaining = original size for every order; a
 reduce-only order never grows a position; cancel is idempotent; replaying the command log reproduces
 the same state hash.
@@ -34,6 +35,7 @@ from perpetua.core.events import (
     OrderCanceled,
     OrderFilled,
     OrderRejected,
+    PositionDeleveraged,
 )
 from perpetua.core.orders import OrderType, TimeInForce, TriggerSource
 from perpetua.core.sequencer import replay
@@ -149,12 +151,16 @@ def test_random_flows_keep_every_invariant(rnd: random.Random, n_ops: int) -> No
                         shadow[pid][e.market_id] = new
                 elif isinstance(e, OrderCanceled):
                     final_remaining[e.order_id] = e.remaining
+                elif isinstance(e, PositionDeleveraged):
+                    shadow[e.deleveraged_position_id][e.market_id] += e.deleveraged_side * e.size
+                    shadow[e.deleverager_position_id][e.market_id] -= e.deleveraged_side * e.size
                 elif isinstance(e, CollateralDeposited):
                     expected_total += e.amount
                 elif isinstance(e, CollateralWithdrawn):
                     expected_total -= e.amount
-            seq.state.check()
+            seq.state.check()  # includes: the insurance fund >= 0 and holds no position; holders index
             assert seq.state.total_collateral() == expected_total, "collateral not conserved"
+            assert seq.state.liquidatable_accounts() == [], "a liquidatable account was left behind"
     for oid, size in original.items():
         live = seq.state.orders.get(oid)
         remaining = live.remaining if live is not None else final_remaining.get(oid, 0 if filled.get(oid) else size)

@@ -24,7 +24,10 @@ class Position:
 class Account:
     """One trading account, addressed by its StarkEx position id."""
 
-    __slots__ = ("client_orders", "collateral", "open_orders", "open_sizes", "position_id", "positions", "public_key")
+    __slots__ = (
+        "client_orders", "collateral", "net_deposits", "open_orders", "open_sizes", "position_id", "positions",
+        "public_key",
+    )
 
     def __init__(self, position_id: int, public_key: int, collateral: int = 0) -> None:
         self.position_id = position_id
@@ -39,6 +42,9 @@ class Account:
         """Market id -> [open buy size, open sell size] of resting (OPEN) orders, for the order-margin check."""
         self.client_orders: dict[str, int] = {}
         """Client id -> order id of this account's live orders (a client id is unique among them)."""
+        self.net_deposits = 0
+        """Deposits less withdrawals (quantums): equity - net deposits is the account's profit, which
+        ranks it for deleveraging (core/liquidation.py)."""
 
     def size(self, market_id: str) -> int:
         pos = self.positions.get(market_id)
@@ -53,6 +59,7 @@ class Account:
             tuple((m, p.size, p.funding_index) for m, p in sorted(self.positions.items())),
             tuple(sorted(self.open_orders)),
             tuple((m, s[0], s[1]) for m, s in sorted(self.open_sizes.items()) if s[0] or s[1]),
+            self.net_deposits,
         )
 
     def __repr__(self) -> str:

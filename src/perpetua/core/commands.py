@@ -143,6 +143,34 @@ class CancelAllOrders:
     market_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Liquidate:
+    """A keeper's liquidation (StarkEx ``Liquidate``): the liquidator's signed StarkEx limit order takes
+    over ``size`` of the liquidated account's position in ``market_id`` at the order's price.
+
+    The order is the ``crypto.messages.LimitOrder`` the liquidator signed with its account's STARK key
+    (synthetic asset of the market, collateral as collateral and fee asset, ``position_id`` = the
+    liquidator); the fee charged is 0 and the keeper is paid a share of the penalty instead
+    (core/liquidation.py). Checks, in order: docs/liquidations.md.
+    """
+
+    timestamp_ns: int
+    liquidator_position_id: int
+    liquidated_position_id: int
+    market_id: str
+    is_buying_synthetic: bool
+    """True when the liquidator buys (takes over a long)."""
+    amount_synthetic: int
+    amount_collateral: int
+    max_amount_fee: int
+    nonce: int
+    expiration_hours: int
+    signature_r: int
+    signature_s: int
+    size: int
+    """Synthetic quantums taken over now (at most the order's amount not yet used)."""
+
+
 Command = (
     CreateAccount
     | DepositCollateral
@@ -154,4 +182,5 @@ Command = (
     | PlaceOrder
     | CancelOrder
     | CancelAllOrders
+    | Liquidate
 )

@@ -51,6 +51,16 @@ class RejectCode(StrEnum):
     """The market's oracle price is stale: orders that add risk are refused."""
     PREMIUM_SAMPLE_NOT_DUE = "PREMIUM_SAMPLE_NOT_DUE"
     FUNDING_NOT_DUE = "FUNDING_NOT_DUE"
+    NOT_LIQUIDATABLE = "NOT_LIQUIDATABLE"
+    """A ``Liquidate`` names an account whose TV is not below its maintenance requirement."""
+    LIQUIDATION_SIGNATURE_INVALID = "LIQUIDATION_SIGNATURE_INVALID"
+    LIQUIDATION_ORDER_EXPIRED = "LIQUIDATION_ORDER_EXPIRED"
+    LIQUIDATION_ORDER_FILLED = "LIQUIDATION_ORDER_FILLED"
+    """The keeper's signed order has no amount left for this fill (it was used before)."""
+    LIQUIDATION_WRONG_SIDE = "LIQUIDATION_WRONG_SIDE"
+    """The keeper's order does not take over the liquidated position (same side, or no position)."""
+    LIQUIDATION_PRICE_OUT_OF_BOUNDS = "LIQUIDATION_PRICE_OUT_OF_BOUNDS"
+    """The keeper's price is worse for the liquidated account than its bankruptcy price."""
 
 
 class CancelReason(StrEnum):
@@ -64,6 +74,8 @@ class CancelReason(StrEnum):
     REDUCE_ONLY = "REDUCE_ONLY"
     UNDERMARGINED = "UNDERMARGINED"
     REJECTED_ON_TRIGGER = "REJECTED_ON_TRIGGER"
+    LIQUIDATED = "LIQUIDATED"
+    """The account was liquidated: its orders are canceled first."""
 
 
 class RejectedError(PerpetuaError):

@@ -181,6 +181,113 @@ class CommandRejected:
     message: str
 
 
+@dataclass(slots=True)
+class InsuranceFundChanged:
+    """A movement of the insurance fund's balance: an inflow (penalty, funding rounding) or an
+    outflow (a shortfall below bankruptcy). The fund's balance history is the sequence of these."""
+
+    timestamp_ns: int
+    market_id: str
+    amount: int
+    """Signed collateral quantums: positive into the fund."""
+    reason: str
+    """``LIQUIDATION_PENALTY``, ``LIQUIDATION_SHORTFALL`` or ``FUNDING_ROUNDING``."""
+    position_id: int
+    """The account the movement came from or went to (0 for funding rounding)."""
+    balance: int
+    """The fund's balance after."""
+
+
+@dataclass(slots=True)
+class LiquidationFilled:
+    """One fill of a liquidation: the liquidated account's position shrinks by ``size`` at ``price``
+    against a resting order (``maker_order_id``) or a keeper's signed order (``maker_order_id`` 0)."""
+
+    fill_id: int
+    market_id: str
+    liquidated_position_id: int
+    liquidated_side: int
+    """The liquidated account's trade side: -1 sells (closes a long), +1 buys."""
+    counterparty_position_id: int
+    maker_order_id: int
+    price: int
+    size: int
+    bankruptcy_price: int
+    """The price at which this fill would leave the account's TV / MMR unchanged (quantums per unit,
+    rounded toward the account)."""
+    penalty: int
+    """Collateral the liquidated account paid (penalty; 0 when the fill is below bankruptcy)."""
+    fund_delta: int
+    """Signed change of the insurance fund: penalty share in, or the shortfall paid out (< 0)."""
+    keeper_reward: int
+    """The keeper's share of the penalty (0 for book fills)."""
+    liquidated_collateral: int
+    """The liquidated account's collateral after."""
+    fund_balance: int
+
+
+@dataclass(slots=True)
+class PositionDeleveraged:
+    """Auto-deleveraging: ``size`` of the deleveraged account's position is closed against the
+    deleverager's opposite position at the bankruptcy price. Both traders are named."""
+
+    market_id: str
+    deleveraged_position_id: int
+    deleverager_position_id: int
+    deleveraged_side: int
+    """The deleveraged account's trade side (-1: its long is sold to the deleverager)."""
+    size: int
+    price: int
+    """Bankruptcy price, quantums per unit (the exact amount is ``collateral_amount``)."""
+    collateral_amount: int
+    """Collateral the deleveraged account received (negative: paid) and the deleverager paid."""
+    rank: int
+    """The deleverager's place in the ranking (0 first) among the opposite positions."""
+    score: int
+    """Its ranking score: (PnL / TV) * (notional / TV) in ppm, or -1 when not in profit."""
+    deleveraged_collateral: int
+    deleverager_collateral: int
+    deleverager_size: int
+    """The deleverager's position after (signed)."""
+
+
+@dataclass(slots=True)
+class AccountLiquidated:
+    """The end of one liquidation step of an account: what it was and what it is now."""
+
+    position_id: int
+    timestamp_ns: int
+    equity_before: int
+    maintenance_before: int
+    equity_after: int
+    maintenance_after: int
+    closed_notional: int
+    """Notional closed (book, keeper and deleveraging), at fill prices."""
+    penalty: int
+    fund_delta: int
+    """Net change of the insurance fund from this step."""
+    deleveraged_size: int
+    full: bool
+    """True when every position was closed."""
+    liquidator_position_id: int = 0
+    """The keeper of a ``Liquidate`` (0: the exchange's own liquidation)."""
+    complete: bool = True
+    """False when the account is still liquidatable (no counterparty could take the rest)."""
+
+
+@dataclass(slots=True)
+class LossSocialized:
+    """Socialized-loss mode: a shortfall the fund could not cover, charged to the accounts holding the
+    other side of ``market_id`` pro rata to their size."""
+
+    market_id: str
+    position_id: int
+    """The bankrupt account."""
+    amount: int
+    accounts: int
+    """How many accounts were charged."""
+
+
 Event = (
     AccountCreated
     | CollateralDeposited
@@ -196,4 +303,9 @@ Event = (
     | FundingRateUpdated
     | FundingPaid
     | CommandRejected
+    | InsuranceFundChanged
+    | LiquidationFilled
+    | PositionDeleveraged
+    | AccountLiquidated
+    | LossSocialized
 )

@@ -23,12 +23,15 @@ from perpetua.core.quantities import (
     format_units,
     to_integer_units,
 )
-from perpetua.crypto.assets import synthetic_asset_id
+from perpetua.crypto.assets import DEFAULT_NETWORK, collateral_asset_id, synthetic_asset_id
 from perpetua.crypto.keys import is_valid_public_key, private_key_from_seed, public_key
 
 DEV_ORACLE_SEEDS: tuple[str, ...] = tuple(f"perpetua-dev-oracle-{i}" for i in range(5))
 """Seeds of the development oracle signers (``oracle_signers = "dev"``). Their private keys are public
 knowledge: tests and the demo sign ticks with them. Production lists real public keys instead."""
+
+LIQUIDATION_ORDERS = ("largest_risk", "market_id")
+"""Accepted values of ``ExchangeConfig.liquidation_order``."""
 
 FUNDING_PERIOD_NS = 8 * 3600 * NS_PER_S
 """The period premiums, caps and interest are quoted for (dYdX v3: an 8-hour rate, paid hourly / 8)."""
@@ -101,6 +104,16 @@ class Market:
     """Cap on the absolute 8-hour funding rate; an interval's rate is capped pro rata."""
     funding_interest_ppb: int = 100_000
     """Interest component of the 8-hour rate (dYdX v3: 0.01% per 8 h = 0.00125% per hour)."""
+    # -- liquidations; see core/liquidation.py -------------------------------------------------
+    liquidation_penalty_ppm: int = 10_000
+    """Penalty on the notional a liquidation closes, paid to the insurance fund (capped by what the
+    account holds above its bankruptcy price). Below the maintenance fraction, so that closing
+    improves the account's TV / MMR."""
+    insurance_loss_cap: int = 1_000_000 * COLLATERAL_RESOLUTION
+    """Most collateral quantums the insurance fund pays for this market's liquidations per window
+    (dYdX v4 limits the loss per block); beyond it, positions are deleveraged."""
+    insurance_loss_window_ns: int = 60 * NS_PER_S
+    """Length of the window of ``insurance_loss_cap`` (fixed windows: floor(time / window))."""
 
     def initial_margin_fraction_ppm(self, abs_size: int) -> int:
         """IMF for a position of ``abs_size`` quantums: the base IMF plus one increment per started
@@ -143,6 +156,24 @@ class ExchangeConfig:
     """The insurance fund's position: it receives funding rounding (and later liquidation results)."""
     dev_oracle_seeds: tuple[str, ...] = DEV_ORACLE_SEEDS
     """Seeds behind ``oracle_signers = "dev"`` (development only)."""
+    # -- liquidations; see core/liquidation.py and docs/liquidations.md ---------------------------
+    auto_liquidate: bool = True
+    """The sequencer liquidates every liquidatable account after each oracle price change and funding
+    tick. Off: only keepers' ``Liquidate`` commands do (StarkEx leaves liquidation to third parties)."""
+    liquidation_buffer_ppm: int = 100_000
+    """A partial liquidation aims at TV >= MMR * (1 + buffer) (at the oracle price, after the penalty)."""
+    liquidation_order: str = "largest_risk"
+    """Which position a liquidation closes first: "largest_risk" (largest maintenance requirement,
+    then market id) or "market_id"."""
+    keeper_reward_ppm: int = 500_000
+    """Share of the liquidation penalty a keeper (the liquidator of a ``Liquidate``) receives; the
+    rest goes to the insurance fund."""
+    collateral_asset_id: int = collateral_asset_id(DEFAULT_NETWORK)
+    """The StarkEx collateral asset id keepers sign their ``Liquidate`` orders with (Sepolia USDC by
+    default; an edge on another network passes its id)."""
+    socialized_loss: bool = False
+    """Comparison mode, off by default: a shortfall the fund cannot cover is charged to the accounts on
+    the other side of the market pro rata to their size, instead of deleveraging them."""
 
     def market(self, market_id: str) -> Market:
         return self.markets[market_id]
@@ -204,6 +235,10 @@ def _oracle_settings(market_id: str, t: dict[str, Any], dev_seeds: tuple[str, ..
         "funding_interval_ns": seconds("funding_interval_s", 3600),
         "funding_rate_cap_ppb": fraction("funding_rate_cap_8h", "0.06", PPB),
         "funding_interest_ppb": fraction("funding_interest_8h", "0.0001", PPB),
+        "liquidation_penalty_ppm": fraction("liquidation_penalty", "0.01", PPM),
+        "insurance_loss_cap": to_integer_units(t.get("insurance_loss_cap", "1000000"), COLLATERAL_RESOLUTION,
+                                               f"{market_id}.insurance_loss_cap"),
+        "insurance_loss_window_ns": seconds("insurance_loss_window_s", 60),
     }
 
 
@@ -277,6 +312,10 @@ def check_market(m: Market) -> None:
         (m.funding_interval_ns <= FUNDING_PERIOD_NS, "funding_interval_s must be at most 8 hours"),
         (0 <= m.funding_rate_cap_ppb <= PPB, "funding_rate_cap_8h must be in [0, 1]"),
         (abs(m.funding_interest_ppb) <= m.funding_rate_cap_ppb, "|funding_interest_8h| must not exceed the cap"),
+        (0 <= m.liquidation_penalty_ppm < m.maintenance_margin_ppm,
+         "need 0 <= liquidation_penalty < maintenance_margin_fraction"),
+        (m.insurance_loss_cap >= 0, "insurance_loss_cap must be >= 0"),
+        (m.insurance_loss_window_ns > 0, "insurance_loss_window_s must be positive"),
     ]
     for ok, rule in rules:
         if not ok:
@@ -298,8 +337,20 @@ def config_from_toml(text: str) -> ExchangeConfig:
     insurance_id = int(exchange.get("insurance_fund_position_id", 2))
     if fee_id == insurance_id or not (0 < fee_id < 1 << 64 and 0 < insurance_id < 1 << 64):
         raise ConfigError("exchange: fee and insurance fund positions must be distinct ids in [1, 2^64)")
+    order = str(exchange.get("liquidation_order", "largest_risk"))
+    if order not in LIQUIDATION_ORDERS:
+        raise ConfigError(f"exchange.liquidation_order: must be one of {', '.join(LIQUIDATION_ORDERS)}")
+    try:
+        buffer = to_integer_units(exchange.get("liquidation_buffer", "0.1"), PPM, "exchange.liquidation_buffer")
+        reward = to_integer_units(exchange.get("keeper_reward", "0.5"), PPM, "exchange.keeper_reward")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not (0 <= buffer <= PPM and 0 <= reward <= PPM):
+        raise ConfigError("exchange: liquidation_buffer and keeper_reward must be in [0, 1]")
     return ExchangeConfig(
-        markets=markets, fee_position_id=fee_id, insurance_fund_position_id=insurance_id, dev_oracle_seeds=seeds
+        markets=markets, fee_position_id=fee_id, insurance_fund_position_id=insurance_id, dev_oracle_seeds=seeds,
+        auto_liquidate=bool(exchange.get("auto_liquidate", True)), liquidation_buffer_ppm=buffer,
+        liquidation_order=order, keeper_reward_ppm=reward, socialized_loss=bool(exchange.get("socialized_loss", False)),
     )
 
 

@@ -69,8 +69,16 @@ def _fill_allowed(
     return is_valid_trade(before, after, size0, size0 + size_delta)
 
 
-def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: BookSide) -> Plan:
-    """Decide the fills and maker cancellations for ``taker`` without changing anything."""
+def plan_match(
+    state: ExchangeState, taker: Order, market: Market, opposite: BookSide, liquidation: bool = False
+) -> Plan:
+    """Decide the fills and maker cancellations for ``taker`` without changing anything.
+
+    ``liquidation``: the taker is a liquidation order (core/liquidation.py): it pays no trading fee
+    and its account is not held to the trade rule (StarkEx checks the liquidated position only for
+    being liquidatable and shrinking; the penalty and the bankruptcy bound are applied afterwards).
+    Makers are judged as always.
+    """
     plan = Plan()
     steps = plan.steps
     remaining = taker.remaining
@@ -82,7 +90,7 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
     res = market.resolution
     fee_den = res * PPM
     # Fees as in Market.fee (rounded up), inlined: this loop runs once per fill.
-    taker_fee_ppm, maker_fee_ppm = market.taker_fee_ppm, market.maker_fee_ppm
+    taker_fee_ppm, maker_fee_ppm = (0 if liquidation else market.taker_fee_ppm), market.maker_fee_ppm
     levels = opposite.levels
     for price in opposite.prices_from_best(taker.price):
         for maker in levels[price].orders:
@@ -119,7 +127,7 @@ def plan_match(state: ExchangeState, taker: Order, market: Market, opposite: Boo
             if not _fill_allowed(state, maker_acct, market, mp, -side * qty, maker_coll):
                 steps.append((maker, 0, CancelReason.UNDERMARGINED, 0, 0))
                 continue
-            if not _fill_allowed(state, taker_acct, market, taker_prior, side * qty, taker_coll):
+            if not liquidation and not _fill_allowed(state, taker_acct, market, taker_prior, side * qty, taker_coll):
                 plan.stop_reason = CancelReason.UNDERMARGINED
                 return plan
             steps.append((maker, qty, None, taker_fee, maker_fee))
@@ -201,6 +209,7 @@ def apply_plan(
     side = taker.side
     maker_slot = 1 if side > 0 else 0  # the maker rests on the other side: index into open_sizes
     index_now = indices[mid]
+    holders = state.holders[mid]
     levels = opposite.levels
     touched: list[Level] = []
     settle(state, taker_acct, events)
@@ -222,20 +231,25 @@ def apply_plan(
         fee_acct.collateral += taker_fee + maker_fee
         # Positions: a new one starts at the current funding index; one back at zero is removed.
         delta = side * qty
+        # The holders index follows every open and close (O(1)).
         taker_pos = taker_positions.get(mid)
         if taker_pos is None:
             taker_positions[mid] = Position(delta, index_now)
+            holders[taker.account_id] = taker_acct
         else:
             taker_pos.size += delta
             if taker_pos.size == 0:
                 del taker_positions[mid]
+                del holders[taker.account_id]
         maker_pos = maker_positions.get(mid)
         if maker_pos is None:
             maker_positions[mid] = Position(-delta, index_now)
+            holders[maker.account_id] = maker_acct
         else:
             maker_pos.size -= delta
             if maker_pos.size == 0:
                 del maker_positions[mid]
+                del holders[maker.account_id]
         taker.remaining -= qty
         maker_remaining = maker.remaining = maker.remaining - qty
         level = levels[price]

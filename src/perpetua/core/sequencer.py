@@ -11,6 +11,10 @@ Per command:
 3. the command's handler (a dispatch table by type);
 4. triggers: conditional orders fired by the new mark/oracle prices are executed, repeatedly, until
    none fires (a cascade is processed in order-id order).
+
+After an oracle price change or a funding tick of a market (before its triggers), every account
+holding that market and liquidatable is liquidated (core/liquidation.py), unless the market is stale
+or ``auto_liquidate`` is off. Keepers liquidate with ``Liquidate``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from perpetua.core.commands import (
     CreateAccount,
     DepositCollateral,
     FundingTick,
+    Liquidate,
     OraclePricesTick,
     PlaceOrder,
     SampleFundingPremium,
@@ -43,6 +48,7 @@ from perpetua.core.events import (
     FundingPaid,
     FundingPremiumSampled,
     FundingRateUpdated,
+    InsuranceFundChanged,
     OraclePriceUpdated,
     OrderAccepted,
     OrderCanceled,
@@ -56,6 +62,12 @@ from perpetua.core.funding import (
     interval_rate_ppb,
     premium_ppb,
     settle_market,
+)
+from perpetua.core.liquidation import (
+    FUNDING_ROUNDING,
+    apply_keeper_liquidation,
+    check_keeper_liquidation,
+    liquidate_market,
 )
 from perpetua.core.markets import ExchangeConfig, Market
 from perpetua.core.matching import apply_plan, cancel_resting, plan_match, retire_order, settle
@@ -158,6 +170,7 @@ class Sequencer:
         if cmd.amount <= 0 or cmd.amount >= 1 << 63:
             raise reject(RejectCode.INVALID_FIELD, "amount", "must be in (0, 2^63)")
         acct.collateral += cmd.amount
+        acct.net_deposits += cmd.amount
         events.append(CollateralDeposited(acct.position_id, cmd.amount, acct.collateral))
 
     def _withdraw(self, cmd: WithdrawCollateral, events: list[Event]) -> None:
@@ -171,6 +184,7 @@ class Sequencer:
             raise reject(RejectCode.INSUFFICIENT_COLLATERAL, "amount", f"exceeds the free collateral {free}")
         settle(self.state, acct, events)  # funding first (free collateral already counted it)
         acct.collateral -= cmd.amount
+        acct.net_deposits -= cmd.amount
         events.append(CollateralWithdrawn(acct.position_id, cmd.amount, acct.collateral))
 
     def _set_oracle_price(self, cmd: SetOraclePrice, events: list[Event]) -> None:
@@ -179,6 +193,7 @@ class Sequencer:
         if not 0 < cmd.price < 1 << 64:
             raise reject(RejectCode.INVALID_FIELD, "price", "must be in (0, 2^64)")
         self._set_price(cmd.market_id, cmd.price, cmd.timestamp_ns, 0, events)
+        self._liquidate(cmd.market_id, events)
         self._run_triggers(cmd.market_id, events)
 
     def _oracle_tick(self, cmd: OraclePricesTick, events: list[Event]) -> None:
@@ -189,6 +204,8 @@ class Sequencer:
         )
         for a in accepted:
             self._set_price(a.market_id, a.price, a.timestamp_ns, a.signatures, events)
+        for a in accepted:
+            self._liquidate(a.market_id, events)
         for a in accepted:
             if state.triggers[a.market_id].count:
                 self._run_triggers(a.market_id, events)
@@ -248,6 +265,8 @@ class Sequencer:
                 raise reject(RejectCode.FUNDING_NOT_DUE, "timestamp_ns", "no market is due for a funding tick")
         for market in due:
             self._tick_market(market, now, events)
+        for market in due:
+            self._liquidate(market.market_id, events)
 
     def _funding_due(self, market: Market, now_ns: int) -> bool:
         funding = self.state.funding[market.market_id]
@@ -271,6 +290,8 @@ class Sequencer:
         if rounding:
             state.insurance_fund.collateral += rounding
         events.append(FundingRateUpdated(mid, now_ns, interval, twap, rate, price, new_index, delta, len(paid), rounding))
+        if rounding:
+            events.append(InsuranceFundChanged(now_ns, mid, rounding, FUNDING_ROUNDING, 0, state.insurance_fund.collateral))
         events.extend(
             FundingPaid(acct.position_id, mid, now_ns, amount, size, rate, price, acct.collateral)
             for acct, amount, size in paid
@@ -342,6 +363,23 @@ class Sequencer:
             self._cancel(order, CancelReason.USER_CANCELED, events)
         for mid in sorted({o.market_id for o in doomed}):
             if self.state.triggers[mid].count:
+                self._run_triggers(mid, events)
+
+    def _liquidate_cmd(self, cmd: Liquidate, events: list[Event]) -> None:
+        """A keeper's liquidation (core/liquidation.py): every rule is checked before anything moves."""
+        fill = check_keeper_liquidation(self.state, cmd, self.verify)
+        apply_keeper_liquidation(self.state, cmd, fill, events)
+        self._run_all_triggers(events)
+
+    def _liquidate(self, market_id: str, events: list[Event]) -> None:
+        """Liquidate the market's liquidatable accounts (after its price or funding index moved). The
+        books liquidations traded on may fire conditional orders, in any market."""
+        if self.state.config.auto_liquidate and liquidate_market(self.state, market_id, events):
+            self._run_all_triggers(events)
+
+    def _run_all_triggers(self, events: list[Event]) -> None:
+        for mid, index in sorted(self.state.triggers.items()):
+            if index.count:
                 self._run_triggers(mid, events)
 
     # -- order execution -------------------------------------------------------------------------
@@ -482,6 +520,7 @@ _HANDLERS: dict[type, Handler] = {
     PlaceOrder: Sequencer._place_order,  # type: ignore[dict-item]
     CancelOrder: Sequencer._cancel_order,  # type: ignore[dict-item]
     CancelAllOrders: Sequencer._cancel_all,  # type: ignore[dict-item]
+    Liquidate: Sequencer._liquidate_cmd,  # type: ignore[dict-item]
 }
 
 

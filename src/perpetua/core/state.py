@@ -18,6 +18,7 @@ from perpetua.core.markets import ExchangeConfig, Market
 from perpetua.core.oracle import is_stale
 from perpetua.core.orders import Order
 from perpetua.core.prices import index_price, mark_price
+from perpetua.core.risk import account_totals
 from perpetua.core.triggers import TriggerIndex
 
 
@@ -65,6 +66,14 @@ class ExchangeState:
         self.next_fill_id = 1
         self.expiries: list[tuple[int, int]] = []
         """Heap of (expires_at_ns, order id); entries of finished orders are skipped when popped."""
+        self.holders: dict[str, dict[int, Account]] = {mid: {} for mid in self.markets}
+        """Market id -> {id: account} of the accounts holding a position there (insertion ordered). Maintained
+        where a position opens or closes (matching, liquidation, deleveraging), O(1) each, so a price
+        move checks only the accounts it touches. Derived from the accounts (``check`` compares)."""
+        self.insurance_windows: dict[str, list[int]] = {mid: [0, 0] for mid in self.markets}
+        """Market id -> [window number, quantums the fund paid in it] for ``insurance_loss_cap``."""
+        self.keeper_orders: dict[int, int] = {}
+        """Hash of a keeper's signed order -> synthetic quantums already used (StarkEx's orders tree)."""
         fee_id = config.fee_position_id
         self.accounts[fee_id] = Account(fee_id, public_key=0)
         insurance_id = config.insurance_fund_position_id
@@ -128,6 +137,19 @@ class ExchangeState:
             p.size for a in self.accounts.values() if (p := a.positions.get(market_id)) is not None and p.size > 0
         )
 
+    def liquidatable_accounts(self) -> list[int]:
+        """Ids of the accounts liquidatable now (TV < MMR at oracle prices) whose markets are all fresh;
+        a full scan (tests, the API). The sequencer leaves none behind while ``auto_liquidate`` is on."""
+        stale = {mid for mid in self.markets if self.oracle_stale(mid)}
+        out = []
+        for pid, acct in sorted(self.accounts.items()):
+            if not acct.positions or any(mid in stale for mid in acct.positions):
+                continue
+            tv, _, mmr = account_totals(acct, self.markets, self.oracle_prices, self.funding_indices)
+            if tv < mmr:
+                out.append(pid)
+        return out
+
     def canonical(self) -> tuple[object, ...]:
         """Every field that defines the state, in a fixed order."""
         books = tuple(
@@ -149,6 +171,8 @@ class ExchangeState:
             tuple(a.state_tuple() for _, a in sorted(self.accounts.items())),
             tuple(o.state_tuple() for _, o in sorted(self.orders.items())),
             books,
+            tuple((mid, w[0], w[1]) for mid, w in sorted(self.insurance_windows.items())),
+            tuple(sorted(self.keeper_orders.items())),
         )
 
     def state_hash(self) -> str:
@@ -178,5 +202,12 @@ class ExchangeState:
                 assert sell == sum(o.remaining for o in resting if o.side < 0), f"open sell size of {acct.position_id}"
             for mid, p in acct.positions.items():
                 assert p.size != 0, f"zero position kept in {mid}"
+                assert self.holders[mid].get(acct.position_id) is acct, f"{acct.position_id} missing from {mid} holders"
                 # Funding ticks settle every position (core/funding.py), so no cached index lags.
                 assert p.funding_index == self.funding_indices[mid], f"unsettled funding in {mid}"
+        for mid, holders in self.holders.items():
+            for pid in holders:
+                assert mid in self.accounts[pid].positions, f"{pid} listed as a {mid} holder without a position"
+        fund = self.insurance_fund
+        assert fund.collateral >= 0, "the insurance fund is negative"
+        assert not fund.positions, "the insurance fund holds a position"
