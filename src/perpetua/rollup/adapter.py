@@ -26,7 +26,7 @@ system time only moves forward). Oracle prices: the core's events carry the medi
 signatures behind it, so `oracle_signer` stands for the oracles here as `signer` stands for the
 wallets (`dev_oracle_signer`: the development oracles, all signing the same price, so the claimed
 price is the median). Production would carry the tick's own signed prices (a core event change).
-Not mapped yet: liquidations and deleverages (no such core events exist yet).
+| `LiquidationFilled`, `PositionDeleveraged`, `LossSocialized` | not mapped yet: `transactions` raises `UnmappedEvent` rather than let the balances drift (docs/rollup.md says why and how) |
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ from perpetua.core.events import (
     CollateralWithdrawn,
     Event,
     FundingRateUpdated,
+    LiquidationFilled,
+    LossSocialized,
     OraclePriceUpdated,
     OrderAccepted,
     OrderFilled,
+    PositionDeleveraged,
 )
 from perpetua.core.markets import ExchangeConfig, dev_oracle_keys
 from perpetua.core.quantities import PPM
@@ -68,6 +71,10 @@ OracleSigner = Callable[[str, int, int], tuple[SignedOraclePrice, ...]]
 """(market id, external price (10^18 = 1.0), timestamp s) -> signed prices, signer keys increasing."""
 RollupTransaction = Deposit | Withdrawal | Trade | OraclePricesTick | FundingTick
 NS_PER_S = 10**9
+
+
+class UnmappedEvent(ValueError):
+    """A core event the rollup cannot express yet (liquidations, deleverages, socialized losses)."""
 
 
 def dev_oracle_signer(exchange: ExchangeConfig) -> OracleSigner:
@@ -152,6 +159,9 @@ class ExchangeAdapter:
             if isinstance(event, FundingRateUpdated):
                 funding_at.setdefault(event.timestamp_ns, []).append(event)
         run: list[OraclePriceUpdated] = []
+        for event in events:
+            if isinstance(event, LiquidationFilled | PositionDeleveraged | LossSocialized):
+                raise UnmappedEvent(f"{type(event).__name__}: liquidations are not mapped to the rollup yet")
         for event in events:
             if run and not isinstance(event, OraclePriceUpdated):
                 out.append(self.oracle_tick(run))
