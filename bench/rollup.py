@@ -19,6 +19,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from perpetua.core.markets import load_config
@@ -36,6 +38,7 @@ from perpetua.rollup.rebuild import rebuild
 from perpetua.rollup.state import BatchContext, RollupState
 from perpetua.rollup.transactions.trade import Trade
 from perpetua.rollup.tree import StateTree, hash_positions
+from perpetua.stark import poseidon2
 
 BATCH = 1_000
 N_KEYS = 64
@@ -123,6 +126,14 @@ def main() -> None:
     rebuild_s = time.perf_counter() - t0
     assert rebuilt.roots() == batcher.tree.roots(), "rebuild from DA gave a different root"
 
+    states = np.random.default_rng(1).integers(0, poseidon2.P, size=(2_000, 16), dtype=np.uint64)
+    t0 = time.perf_counter()
+    poseidon2.permute(states)
+    permutation_us = (time.perf_counter() - t0) / len(states) * 1e6
+    t0 = time.perf_counter()
+    poseidon2.permute(states[:1])
+    single_permutation_us = (time.perf_counter() - t0) * 1e6
+
     figures = {
         "positions": n_positions,
         "trades": n_trades,
@@ -132,6 +143,8 @@ def main() -> None:
         "apply_us_per_trade": round(apply_s / n_trades * 1e6, 1),
         "root_update_us_per_trade": round(root_s / n_trades * 1e6, 1),
         "leaf_update_us": round(leaf_update_us, 1),
+        "permutation_us_batched": round(permutation_us, 2),
+        "permutation_us_single": round(single_permutation_us, 1),
         "initial_build_s": round(build_s, 2),
         "rebuild_s": round(rebuild_s, 2),
     }
