@@ -50,10 +50,12 @@ def create_app(cfg: ServerConfig | None = None, config: ExchangeConfig | None = 
     app.state.public_limiter = RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst)
     app.state.private_limiter = RateLimiter(cfg.rate_limit_per_s, cfg.rate_limit_burst)
     install_error_handlers(app)
+    # Routes are matched in order: the private (trading) routes first, so POST /v3/orders, the hot
+    # path, is not tried against every public route before its own.
+    app.include_router(routes_private.router)
     app.include_router(routes_public.router)
     app.include_router(market_data.public)
     app.include_router(market_data.private)
-    app.include_router(routes_private.router)
     app.include_router(ws.router)
     return app
 

@@ -35,7 +35,7 @@ from perpetua.core.markets import ExchangeConfig
 from perpetua.core.oracle import is_stale
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, to_integer_units
 from perpetua.core.sequencer import Sequencer
-from perpetua.crypto.verifier import VerifierPool
+from perpetua.crypto.verifier import OrderCheck, VerifierPool, admit_orders
 from perpetua.store.journal import Journal, JournalRecord, SqliteJournal
 from perpetua.store.readmodels import ReadModels
 from perpetua.store.recovery import recover, take_snapshot
@@ -44,6 +44,55 @@ log = logging.getLogger("perpetua.api")
 
 Submission = Sequence[tuple[Command, dict[str, Any] | None]]
 Listener = Callable[[Sequence[JournalRecord], Sequence[list[Event]]], None]
+
+
+class SignatureBatcher:
+    """Order signatures from concurrent requests verified together: one thread hop (or one message
+    to the verifier pool) per batch instead of per order. A batch is sent once the event loop has
+    run every ready request (so it holds what arrived meanwhile) or when it reaches ``max_batch``."""
+
+    def __init__(self, pool: VerifierPool | None, max_batch: int = 256) -> None:
+        self.pool = pool
+        self.max_batch = max_batch
+        self._checks: list[OrderCheck] = []
+        self._futures: list[asyncio.Future[int | None]] = []
+        self._scheduled = False
+
+    def admit(self, check: OrderCheck) -> asyncio.Future[int | None]:
+        """The order's hash once its signature verifies, else None."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | None] = loop.create_future()
+        self._checks.append(check)
+        self._futures.append(future)
+        if len(self._checks) >= self.max_batch:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._checks:
+            return
+        checks, futures = self._checks, self._futures
+        self._checks, self._futures = [], []
+        asyncio.get_running_loop().create_task(self._run(checks, futures))
+
+    async def _run(self, checks: list[OrderCheck], futures: list[asyncio.Future[int | None]]) -> None:
+        try:
+            if self.pool is not None:
+                answers = await asyncio.wrap_future(self.pool.submit_admit(checks))
+            else:
+                answers = await asyncio.to_thread(admit_orders, checks)
+        except Exception as err:  # a verifier failure fails its requests, never the server
+            for f in futures:
+                if not f.done():
+                    f.set_exception(err)
+            return
+        for f, answer in zip(futures, answers, strict=True):
+            if not f.done():
+                f.set_result(answer)
 
 
 class _Pending:
@@ -93,6 +142,7 @@ class Exchange:
         """Ethereum addresses whose onboarding is in flight."""
         self._next_position_id = max(self.sequencer.state.accounts) + 1
         self.verifier: VerifierPool | None = VerifierPool(cfg.verify_workers) if cfg.verify_workers > 0 else None
+        self.signatures = SignatureBatcher(self.verifier)
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
         self._clock_task: asyncio.Task[None] | None = None

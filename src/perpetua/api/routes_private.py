@@ -50,7 +50,6 @@ from perpetua.crypto.errors import CryptoError
 from perpetua.crypto.keys import check_public_key_point, parse_hex_key
 from perpetua.crypto.messages import hash_withdrawal
 from perpetua.crypto.signatures import verify
-from perpetua.crypto.verifier import admit_orders
 
 router = APIRouter(prefix="/v3", tags=["private"], responses=ERROR_RESPONSES)
 Auth = Annotated[Principal, Depends(authenticated)]
@@ -204,11 +203,7 @@ def _limit_fee_floor_ppm(ex: Exchange, market: str, post_only: bool, tif: str) -
 
 
 async def _admit_signature(ex: Exchange, order: Any, public_key: int, r: int, s: int) -> int | None:
-    if ex.verifier is not None:
-        answers = await asyncio.wrap_future(ex.verifier.submit_admit([(order, public_key, r, s)]))
-    else:
-        answers = await asyncio.to_thread(admit_orders, [(order, public_key, r, s)])
-    return answers[0]
+    return await ex.signatures.admit((order, public_key, r, s))
 
 
 def _signature_parts(text: str) -> tuple[int, int]:

@@ -146,6 +146,9 @@ class ReadModels:
         row = self._db.execute("SELECT seq FROM rm_position WHERE id = 1").fetchone()
         self.position = int(row[0]) if row else 0
         self._in_batch = False
+        self._keys: dict[str, Row] = {}
+        """API keys by key, as looked up (every private request authenticates; a key row never changes)."""
+        self._accounts: dict[tuple[str, int], Row] = {}
         self._resolutions = resolutions or {}
         """Synthetic resolution per market, for quote volumes (collateral quantums)."""
 
@@ -391,7 +394,12 @@ class ReadModels:
         return dict(row) if row is not None else None
 
     def api_key(self, key: str) -> Row | None:
-        return self._one("SELECT * FROM api_keys WHERE key = ?", (key,))
+        row = self._keys.get(key)
+        if row is None:
+            row = self._one("SELECT * FROM api_keys WHERE key = ?", (key,))
+            if row is not None and len(self._keys) < 100_000:
+                self._keys[key] = row
+        return dict(row) if row is not None else None
 
     def api_keys_of(self, eth_address: str) -> list[Row]:
         return self._all("SELECT key FROM api_keys WHERE eth_address = ? ORDER BY created_ns", (eth_address,))
@@ -403,9 +411,14 @@ class ReadModels:
         return self._all("SELECT * FROM accounts WHERE eth_address = ? ORDER BY account_number", (eth_address,))
 
     def account(self, eth_address: str, account_number: int) -> Row | None:
-        return self._one(
-            "SELECT * FROM accounts WHERE eth_address = ? AND account_number = ?", (eth_address, account_number)
-        )
+        row = self._accounts.get((eth_address, account_number))
+        if row is None:
+            row = self._one(
+                "SELECT * FROM accounts WHERE eth_address = ? AND account_number = ?", (eth_address, account_number)
+            )
+            if row is not None and len(self._accounts) < 100_000:
+                self._accounts[(eth_address, account_number)] = row
+        return dict(row) if row is not None else None
 
     def account_by_id(self, account_id: str) -> Row | None:
         return self._one("SELECT * FROM accounts WHERE account_id = ?", (account_id,))
