@@ -104,8 +104,12 @@ class _Pending:
 
 
 def open_journal(cfg: ServerConfig) -> Journal:
-    if cfg.database_url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("database_url: the PostgreSQL journal is not available in this build")
+    if cfg.database_url:
+        if not cfg.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url: must be a postgresql:// URL (empty: SQLite in data_dir)")
+        from perpetua.store.postgres import PostgresJournal
+
+        return PostgresJournal(cfg.database_url)
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True)
     return SqliteJournal(Path(cfg.data_dir) / "journal.db", synchronous=cfg.synchronous)
 
