@@ -80,3 +80,13 @@ def recover_address(digest: bytes, typed_signature: str) -> str:
     except Exception:
         raise SignatureRecoveryError("signature", "no public key recovers from it") from None
     return address_of(key)
+
+
+ETH_PRIVATE_TYPE = "dYdX(string method,string requestPath,string body,string timestamp)"
+
+
+def eth_private_digest(chain_id: int, method: str, request_path: str, body: str, timestamp: str) -> bytes:
+    """The EIP-712 digest of an Ethereum-key request (POST/DELETE /v3/api-keys, GET /v3/recovery):
+    dydx3 ``SignEthPrivateAction``; ``request_path`` includes the query, ``body`` is "{}" when empty."""
+    struct = keccak256(_h(ETH_PRIVATE_TYPE) + _h(method) + _h(request_path) + _h(body) + _h(timestamp))
+    return keccak256(b"\x19\x01" + domain_separator(chain_id) + struct)

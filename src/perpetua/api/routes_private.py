@@ -8,14 +8,17 @@ maps the result; every rejection becomes a v3 error body through ``perpetua.api.
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import time
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
-from perpetua.api.auth import Principal, authenticated, exchange_of, public_rate_limit
-from perpetua.api.eip712 import SignatureRecoveryError, onboarding_digest, recover_address
+from perpetua.api.auth import Principal, authenticated, exchange_of, public_rate_limit, request_target
+from perpetua.api.eip712 import SignatureRecoveryError, eth_private_digest, onboarding_digest, recover_address
 from perpetua.api.errors import ERROR_RESPONSES, ApiError, bad_field, from_crypto, rejected
 from perpetua.api.exchange import Exchange
 from perpetua.api.routes_public import market_of, parse_time_ns
@@ -44,7 +47,7 @@ from perpetua.core.commands import (
 from perpetua.core.events import CommandRejected, Event, OrderAccepted, OrderCanceled, OrderRejected
 from perpetua.core.orders import OrderType, TimeInForce
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, to_integer_units
-from perpetua.crypto.api_auth import derive_default_api_credentials
+from perpetua.crypto.api_auth import TIMESTAMP_WINDOW_MS, derive_default_api_credentials
 from perpetua.crypto.dydx_v3 import build_limit_order, build_withdrawal, iso_to_epoch_ms
 from perpetua.crypto.errors import CryptoError
 from perpetua.crypto.keys import check_public_key_point, parse_hex_key
@@ -144,6 +147,84 @@ def get_user(request: Request, principal: Auth) -> dict[str, Any]:
 @router.get("/api-keys")
 def get_api_keys(request: Request, principal: Auth) -> dict[str, Any]:
     return {"apiKeys": [r["key"] for r in exchange_of(request).read.api_keys_of(principal.eth_address)]}
+
+
+async def eth_authenticated(
+    request: Request,
+    signature: Annotated[str, Header(alias="DYDX-SIGNATURE", max_length=140)],
+    timestamp: Annotated[str, Header(alias="DYDX-TIMESTAMP", max_length=40)],
+    ethereum_address: Annotated[str, Header(alias="DYDX-ETHEREUM-ADDRESS", pattern=r"^0x[0-9a-fA-F]{40}$")],
+) -> str:
+    """An Ethereum-key request (v3 ``SignEthPrivateAction``): the EIP-712 signature over method,
+    path with query, body ("{}" when empty) and timestamp, by an onboarded address; its address."""
+    ex = exchange_of(request)
+    public_rate_limit(request)
+    try:
+        ts_ms = iso_to_epoch_ms(timestamp, "DYDX-TIMESTAMP")
+    except CryptoError as err:
+        raise from_crypto(err) from None
+    if abs(ts_ms - time.time_ns() // 1_000_000) > TIMESTAMP_WINDOW_MS:
+        raise ApiError(401, "DYDX-TIMESTAMP.expired", "DYDX-TIMESTAMP: more than 30 s from the server's clock",
+                       "DYDX-TIMESTAMP")
+    body = (await request.body()).decode("utf-8", "replace") or "{}"
+    digest = eth_private_digest(ex.cfg.network_id, request.method, request_target(request), body, timestamp)
+    try:
+        signer = recover_address(digest, signature)
+    except SignatureRecoveryError as err:
+        raise ApiError(401, "signature.invalid", str(err), "DYDX-SIGNATURE") from None
+    address = ethereum_address.lower()
+    if signer != address:
+        raise ApiError(401, "signature.invalid", "the signature is not by DYDX-ETHEREUM-ADDRESS", "DYDX-SIGNATURE")
+    if ex.read.user(address) is None:
+        raise ApiError(404, "UNKNOWN_USER", "this Ethereum address is not onboarded", "DYDX-ETHEREUM-ADDRESS")
+    return address
+
+
+EthAuth = Annotated[str, Depends(eth_authenticated)]
+
+
+async def _journal_key_change(ex: Exchange, address: str, change: dict[str, Any]) -> None:
+    # The core has no command for API keys: a zero deposit (refused by the core, changing nothing but
+    # the clock) carries the change in its journal meta, so the key survives restarts and replays.
+    row = ex.read.account(address, 0)
+    assert row is not None
+    await ex.submit([(DepositCollateral(0, int(row["position_id"]), 0), {"apiKeyChange": {**change, "ethAddress": address}})])
+
+
+@router.post("/api-keys", status_code=201)
+async def create_api_key(request: Request, address: EthAuth) -> dict[str, Any]:
+    """A new random API key for the user (Ethereum-key signed)."""
+    ex = exchange_of(request)
+    key = {"key": str(uuid.uuid4()), "secret": base64.urlsafe_b64encode(secrets.token_bytes(30)).decode(),
+           "passphrase": secrets.token_urlsafe(15)[:20]}
+    await _journal_key_change(ex, address, {"action": "create", "apiKey": key})
+    return {"apiKey": key}
+
+
+@router.delete("/api-keys")
+async def delete_api_key(
+    request: Request, address: EthAuth, apiKey: Annotated[str, Query(max_length=64)],
+) -> dict[str, Any]:
+    ex = exchange_of(request)
+    row = ex.read.api_key(apiKey)
+    if row is None or row["eth_address"] != address:
+        raise ApiError(404, "UNKNOWN_API_KEY", "no such API key for this user", "apiKey")
+    await _journal_key_change(ex, address, {"action": "delete", "key": apiKey})
+    return {}
+
+
+@router.get("/recovery")
+def get_recovery(request: Request, address: EthAuth) -> dict[str, Any]:
+    """What a user needs to exit without the API keys: STARK key, position and balances of account 0."""
+    ex = exchange_of(request)
+    row = ex.read.account(address, 0)
+    assert row is not None
+    account = _account(ex, row)
+    return {
+        "starkKey": account["starkKey"], "positionId": account["positionId"], "equity": account["equity"],
+        "freeCollateral": account["freeCollateral"], "quoteBalance": account["quoteBalance"],
+        "positions": list(account["openPositions"].values()),
+    }
 
 
 @router.get("/accounts")

@@ -197,6 +197,9 @@ class ReadModels:
         now = cmd.timestamp_ns
         if isinstance(cmd, CreateAccount) and events and isinstance(events[0], AccountCreated):
             self._project_account(cmd, meta)
+        key_change = meta.get("apiKeyChange")
+        if isinstance(key_change, dict):
+            self._project_key_change(key_change, now)
         for ev in events:
             if isinstance(ev, OrderFilled):
                 self._project_fill(ev, now)
@@ -274,6 +277,19 @@ class ReadModels:
                 "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
                 (key["key"], key["secret"], key["passphrase"], eth, cmd.timestamp_ns),
             )
+
+    def _project_key_change(self, change: dict[str, Any], now: int) -> None:
+        """An API key created or deleted with the Ethereum key (journaled in a record's meta)."""
+        eth = change.get("ethAddress")
+        if change.get("action") == "create" and isinstance(change.get("apiKey"), dict):
+            key = change["apiKey"]
+            self._db.execute(
+                "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
+                (key["key"], key["secret"], key["passphrase"], eth, now),
+            )
+        elif change.get("action") == "delete":
+            self._db.execute("DELETE FROM api_keys WHERE key = ? AND eth_address = ?", (change.get("key"), eth))
+            self._keys.pop(str(change.get("key")), None)
 
     def _project_accepted(self, ev: OrderAccepted, cmd: Any, meta: dict[str, Any], now: int) -> None:
         # An order accepted by a PlaceOrder command: its own fields, plus the v3 fields from meta.
