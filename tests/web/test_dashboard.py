@@ -40,11 +40,16 @@ def test_limit_order_appears_in_the_book(browser: Any, server: str, screenshots:
     # the ladder shows our level (marked as ours) and the open orders table lists it
     page.wait_for_selector(f"#book-bids tr.mine[data-price='{price}']", timeout=10_000)
     page.wait_for_selector("#open-orders button[data-cancel]", timeout=10_000)
-    assert price in page.inner_text("#open-orders").replace(",", "")
     page.screenshot(path=str(screenshots / "dashboard-limit-order.png"), full_page=True)
-    # cancel it from the table
-    page.click("#open-orders button[data-cancel]")
+    # a bid far from the market (it cannot fill meanwhile), canceled from the open orders table
+    page.fill("#order-price", "20000")
+    page.fill("#order-size", "0.01")
+    page.click("#place-order")
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=10_000)
+    order_id = page.inner_text("#order-message").rsplit("order ", 1)[1].rstrip(")")
+    page.click(f"#open-orders button[data-cancel='{order_id}']")
     page.wait_for_function("document.getElementById('order-message').textContent.includes('canceled')", timeout=10_000)
+    page.wait_for_selector(f"#open-orders tr[data-order-id='{order_id}']", state="detached", timeout=10_000)
     page.close()
 
 
@@ -77,15 +82,26 @@ def test_leverage_slider_sizes_the_order_from_free_collateral(browser: Any, serv
     page = open_dashboard(browser, server)
     page.select_option("#order-type", "LIMIT")
     page.fill("#order-price", "30000")
+
+    def size_and_free() -> tuple[Decimal, Decimal]:
+        # one read of both: the page recomputes the size in the same task that shows new free collateral
+        size, free = page.evaluate(
+            "[document.getElementById('order-size').value, document.getElementById('free-collateral').textContent]")
+        return number(size), number(free)
+
     page.fill("#leverage", "2")
-    size2 = number(page.input_value("#order-size"))
-    free = number(page.inner_text("#free-collateral"))
-    assert abs(size2 - free * 2 / 30000) <= Decimal("0.001")
+    size2, free = size_and_free()
+    assert size2 > 0 and abs(size2 - free * 2 / 30000) <= Decimal("0.0001")
     page.fill("#leverage", "8")
     assert page.inner_text("#leverage-value") == "8.0x"
-    size8 = number(page.input_value("#order-size"))
-    assert abs(size8 - 4 * size2) <= Decimal("0.001")
-    page.wait_for_selector("#preview-liq", timeout=10_000)
+    size8, free = size_and_free()
+    assert abs(size8 - free * 8 / 30000) <= Decimal("0.0001")
+    assert abs(size8 - 4 * size2) < size8 / 10  # the size follows the slider
+    # the "after this order" preview follows the new size
+    page.wait_for_function(
+        "document.getElementById('order-preview').dataset.size === document.getElementById('order-size').value",
+        timeout=10_000)
+    assert number(page.inner_text("#preview-liq")) > 0
     page.screenshot(path=str(screenshots / "dashboard-order-entry.png"), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
     page.close()
 

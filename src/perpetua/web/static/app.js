@@ -246,6 +246,7 @@ async function preview() {
     $("order-preview").innerHTML = `After this order your liquidation price will be <b id="preview-liq">${liq}</b>` +
       ` · margin ratio ${pct(p.marginRatioAfter)} · position ${fmt(p.positionAfter, 4)} BTC` +
       (p.meetsInitialMargin ? "" : ` · <span class="neg">exceeds your free collateral</span>`);
+    $("order-preview").dataset.size = size;
   } catch (e) {
     $("order-preview").textContent = "After this order: " + e.message;
   }
