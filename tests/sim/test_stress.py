@@ -83,3 +83,23 @@ def test_a_24_point_sweep_on_local_ray_matches_the_process_pool(tmp_path: Path) 
     assert all(by_key[(r["param.margin.imf"], r["param.fund"], r["param.seed"])] == r for r in local)
     table, html = write_report(on_ray, tmp_path)
     assert table.stat().st_size > 0 and "Plotly" in html.read_text()
+
+
+@pytest.mark.slow
+def test_january_2022_crash_replay_at_10x_average_leverage() -> None:
+    adl = run_scenario("jan-2022-crash")
+    social = run_scenario("jan-2022-crash", {"exchange.socialized_loss": True})
+    for m in (adl, social):
+        assert m["conservation_violations"] == 0
+        assert m["insurance_fund_min"] >= 0
+        assert m["still_liquidatable"] == 0
+        assert m["accounts_breached"] > 50 and m["liquidation_events"] > 0
+    # Counts, for the record (printed with -s): liquidations, deleverages, the fund's minimum.
+    print({k: (adl[k], social[k]) for k in ("liquidation_events", "deleverage_events", "insurance_fund_min", "bad_debt")})
+
+
+def test_exchange_overrides_are_validated() -> None:
+    s = with_overrides(load_scenario("gap-30"), {"exchange.socialized_loss": "true"})
+    assert s.exchange == {"socialized_loss": "true"}
+    with pytest.raises(ValueError, match="no such exchange setting"):
+        run_scenario(small("gap-30"), {"exchange.bogus": 1})  # type: ignore[arg-type]

@@ -72,6 +72,8 @@ class Scenario:
     """Market overrides in the config file's own names and units (e.g. initial_margin_fraction = "0.05")."""
     insurance_fund_usd: int = 0
     """Collateral deposited into the insurance fund before the run."""
+    exchange: dict[str, Any] = field(default_factory=dict)
+    """Exchange-wide overrides by ``ExchangeConfig`` field (e.g. ``socialized_loss = true``)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -90,6 +92,7 @@ def load_scenario(path: str | Path) -> Scenario:
         agents=doc.get("agents", {}),
         market=doc.get("market", {}),
         insurance_fund_usd=int(doc.get("insurance_fund_usd", 0)),
+        exchange=doc.get("exchange", {}),
     )
 
 
@@ -103,7 +106,8 @@ _GRID_KEYS = {
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
     """Apply sweep parameters: ``margin.imf`` / ``margin.mmf`` / any market field name (as in the
-    config file), ``fund`` (insurance fund USDC), ``agents.<name>``, ``liquidity.<name>``, ``seed``."""
+    config file), ``fund`` (insurance fund USDC), ``agents.<name>``, ``liquidity.<name>``,
+    ``exchange.<ExchangeConfig field>`` (e.g. ``exchange.socialized_loss``), ``seed``."""
     s = scenario
     for key, value in overrides.items():
         if key == "fund":
@@ -114,14 +118,30 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario
             s = dataclasses.replace(s, agents={**s.agents, key[7:]: value})
         elif key.startswith("liquidity."):
             s = dataclasses.replace(s, liquidity={**s.liquidity, key[10:]: value})
+        elif key.startswith("exchange."):
+            s = dataclasses.replace(s, exchange={**s.exchange, key[9:]: value})
         else:
             name = _GRID_KEYS.get(key, key.removeprefix("market."))
             s = dataclasses.replace(s, market={**s.market, name: str(value)})
     return s
 
 
+def _exchange_overrides(base: ExchangeConfig, scenario: Scenario) -> ExchangeConfig:
+    changes: dict[str, Any] = {}
+    for name, value in scenario.exchange.items():
+        if name not in {f.name for f in dataclasses.fields(base)} or name == "markets":
+            raise ValueError(f"exchange override {name!r}: no such exchange setting")
+        current = getattr(base, name)
+        if isinstance(current, bool):
+            changes[name] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        else:
+            changes[name] = type(current)(value)
+    return dataclasses.replace(base, **changes) if changes else base
+
+
 def _market_config(base: ExchangeConfig, scenario: Scenario) -> ExchangeConfig:
-    """The base configuration with the scenario's market overrides (same validation as the loader)."""
+    """The base configuration with the scenario's overrides (same validation as the loader)."""
+    base = _exchange_overrides(base, scenario)
     if not scenario.market:
         return base
     from perpetua.core.markets import check_market
