@@ -240,8 +240,12 @@ class ReadModels:
                     "INSERT INTO historical_funding (market, rate, price, effective_ns) VALUES (?, ?, ?, ?)",
                     (ev.market_id, str(ev.rate_ppb), ev.index_price, ev.timestamp_ns),
                 )
-                if ev.rounding:
+                if ev.rounding and not any(type(e).__name__ == "InsuranceFundChanged" for e in events):
                     self._insurance_change(ev.rounding, "FUNDING_ROUNDING", ev.timestamp_ns)
+            elif type(ev).__name__ == "InsuranceFundChanged":
+                self._insurance_change(ev.amount, ev.reason, ev.timestamp_ns, ev.balance)  # type: ignore[union-attr]
+            elif type(ev).__name__ == "LiquidationFilled":
+                self._project_liquidation_fill(ev, now)
             elif isinstance(ev, FundingSettled):
                 # Funding settled lazily when positions were touched (no market: it sums them all).
                 db.execute(
@@ -344,6 +348,21 @@ class ReadModels:
                 " trades = trades + 1, updated_ns = excluded.updated_ns",
                 (ev.market_id, name, start, ev.price, ev.price, ev.price, ev.price, ev.size, quote, now),
             )
+
+    def _project_liquidation_fill(self, ev: Any, now: int) -> None:
+        """A liquidation fill: v3 fill type LIQUIDATED for the liquidated account, LIQUIDATION for the
+        counterparty; both positions move; the liquidated account's penalty is its fee."""
+        rows = [
+            (ev.fill_id, ev.liquidated_position_id, 0, ev.market_id, ev.liquidated_side, "TAKER", "LIQUIDATED",
+             ev.price, ev.size, ev.penalty, now),
+            (ev.fill_id, ev.counterparty_position_id, ev.maker_order_id, ev.market_id, -ev.liquidated_side, "MAKER",
+             "LIQUIDATION", ev.price, ev.size, 0, now),
+        ]
+        self._db.executemany("INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._db.execute("INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)",
+                         (ev.fill_id, ev.market_id, ev.liquidated_side, ev.price, ev.size, now))
+        self._move_position(ev.liquidated_position_id, ev.market_id, ev.liquidated_side * ev.size, ev.price, now)
+        self._move_position(ev.counterparty_position_id, ev.market_id, -ev.liquidated_side * ev.size, ev.price, now)
 
     def _move_position(self, position_id: int, market: str, delta: int, price: int, now: int) -> None:
         """A fill of ``delta`` (signed synthetic quantums) at ``price`` on the account's position history.
