@@ -1,11 +1,12 @@
-"""The live market inside the API process: demo participants, the signed oracle, funding cadence.
+"""The live market inside the API process: demo participants and the signed oracle.
 
 Every command goes through ``Exchange.submit`` (the one serial exchange: stamped with the edge clock,
 applied, journaled, published on the WebSocket), exactly as API orders do.
 
 Time: the exchange stamps commands with the wall clock, so signed oracle prices carry wall-clock
 seconds (one tick per second at most: a tick must be newer than the last), and the funding cadence
-is compressed by the replay speed (``market_timings``) so that funding happens on screen.
+(run by the API server's funding clock) is compressed by the replay speed (``market_timings``) so
+that funding happens on screen.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from perpetua.api.exchange import Exchange
 from perpetua.core.commands import (
     Command,
     CreateAccount,
-    FundingTick,
     MarketOraclePrices,
     OraclePricesTick,
-    SampleFundingPremium,
 )
 from perpetua.core.events import Event, FundingPaid, FundingRateUpdated, OrderFilled
 from perpetua.core.markets import ExchangeConfig, Market, dev_oracle_keys
@@ -210,7 +209,7 @@ class LiveMarket:
         self.demo.started = True
         await self.submit(self.demo.genesis())
         self._tasks = [asyncio.create_task(self._replay(), name="demo-market"),
-                       asyncio.create_task(self._funding(), name="funding-cadence")]
+                       asyncio.create_task(self._sample_prices(), name="price-samples")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -239,30 +238,11 @@ class LiveMarket:
             log.exception("the simulated market stopped")
         self.finished = True
 
-    async def _funding(self) -> None:
-        """Premium samples and funding ticks on each market's cadence (wall clock)."""
-        ex = self.ex
-        last_sample: dict[str, float] = {}
+    async def _sample_prices(self) -> None:
+        """Mark, index and oracle twice a second for the chart. (Premium samples and funding ticks
+        are the API server's funding clock, on the compressed cadence of ``market_timings``.)"""
+        mid = self.settings.market_id
         while True:
             await asyncio.sleep(0.5)
-            state = ex.sequencer.state
-            now = time.time()
-            mid = self.settings.market_id
-            st = state.price_status(mid)
+            st = self.ex.sequencer.state.price_status(mid)
             self.activity.sample(mid, time.time_ns(), st.mark_price, st.index_price, st.oracle_price)
-            cmds: list[Command] = []
-            for mid, m in sorted(state.markets.items()):
-                if mid not in state.oracle_prices or state.price_status(mid).stale:
-                    continue
-                if now - last_sample.get(mid, 0.0) >= m.premium_sample_interval_ns / NS_PER_S + 0.05:
-                    last_sample[mid] = now
-                    cmds.append(SampleFundingPremium(0, mid))
-            due = [mid for mid in sorted(state.markets) if (nxt := state.price_status(mid).next_funding_ns) is not None
-                   and nxt + 50_000_000 <= time.time_ns() and not state.price_status(mid).stale]
-            if due:
-                cmds.append(FundingTick(0, None))
-            if cmds:
-                try:
-                    await self.submit(cmds)
-                except Exception:
-                    log.exception("funding cadence")
