@@ -23,8 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from eth_utils import keccak
+
 from perpetua.chain.backend import BoaChain
-from perpetua.chain.batch import AssetState, Batch, Modification
+from perpetua.chain.batch import AssetState, Batch, Modification, encode_payload
 from perpetua.chain.client import OperatorClient, Trader, account, deploy, sign_hash
 from perpetua.chain.constants import DA_ROLLUP, DA_VALIDIUM
 from perpetua.chain.merkle import Leaf, LeafAsset, PositionTree
@@ -91,7 +93,14 @@ def _batch(tree: PositionTree, first_id: int, n_trades: int, now: int, seq: int)
                                 (LeafAsset(BTC, sign * seq * 10**9, 0),))
     new = PositionTree(tree.leaves)
     new.update(changed)
-    return Batch(tree.root, new.root, now - 60, (), (), (AssetState(BTC, PRICE, 0),), changed), changed
+    # A real trade also fills two order records (ids: the order hash >> 187, ~64 bits), which the
+    # rollup's payload carries; the L1 root is the positions root, the orders root is bound through
+    # the rollup's commitment.
+    orders = {int.from_bytes(keccak(b"%d:%d:%d" % (seq, k, j))[:8], "big"): 10**9
+              for k in range(n_trades) for j in range(2)}
+    states = (AssetState(BTC, PRICE, 0),)
+    payload = encode_payload(changed, states, now - 60, orders)
+    return Batch(tree.root, new.root, now - 60, (), (), states, payload, keccak(payload + b"c")), changed
 
 
 def measure_updates(da_mode: int, sizes: list[int]) -> dict[int, int]:
@@ -131,7 +140,9 @@ def measure_user_calls(escape: bool) -> dict[str, float]:
     new = PositionTree(leaves)
     mods = (Modification(0x7000, 1, 2_000 * ONE_USDC), Modification(0x7001, 2, 2_000 * ONE_USDC),
             Modification(0x7000, 1, -100 * ONE_USDC))
-    op.submit_batch(Batch(tree.root, new.root, chain.now() - 60, mods, (), (AssetState(BTC, PRICE, 0),), leaves))
+    states = (AssetState(BTC, PRICE, 0),)
+    op.submit_batch(Batch(tree.root, new.root, chain.now() - 60, mods, (), states,
+                          encode_payload(leaves, states, chain.now() - 60)))
     res["withdrawal_claim_gas"] = traders[0].withdraw().gas_used
     res["forced_withdrawal_request_gas"] = traders[0].forced_withdrawal(1, 5).gas_used
     if escape:
@@ -162,7 +173,6 @@ def measure_baseline() -> int:
     chain.transact(a.address, addr, "open", 1, 10**10)
     chain.transact(b.address, addr, "open", 2, 10**10)
     from eth_abi import encode
-    from eth_utils import keccak
 
     exp = chain.now() + 3600
     buy = (1, True, 10**9, 4_000 * ONE_USDC, 11, exp)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from perpetua.chain.backend import BoaChain
-from perpetua.chain.batch import AssetState, Batch, Modification
+from perpetua.chain.batch import AssetState, Batch, Modification, encode_payload
 from perpetua.chain.client import OperatorClient, Trader, account, deploy
 from perpetua.chain.constants import DA_ROLLUP, DA_VALIDIUM, HOUR_S
 from perpetua.chain.merkle import Leaf, LeafAsset, PositionTree
@@ -76,8 +76,9 @@ class L2:
         new_tree = PositionTree(self.tree.leaves)
         new_tree.update(self.changed)
         now = self.op.chain.now()
-        return Batch(old_root, new_tree.root, system_time if system_time is not None else now - HOUR_S,
-                     tuple(self.mods), tuple(self.forced), self.asset_states(), dict(self.changed))
+        t = system_time if system_time is not None else now - HOUR_S
+        return Batch(old_root, new_tree.root, t, tuple(self.mods), tuple(self.forced), self.asset_states(),
+                     encode_payload(self.changed, self.asset_states(), t))
 
     def commit(self, batch: Batch | None = None, **kwargs):
         batch = batch or self.batch()

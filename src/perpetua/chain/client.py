@@ -31,7 +31,8 @@ from perpetua.chain.constants import (
     FREEZE_GRACE_PERIOD_S,
     TAG_USER_REGISTRATION,
 )
-from perpetua.chain.merkle import EMPTY_SUBTREES, Leaf, PositionTree
+from perpetua.chain.merkle import EMPTY_SUBTREES, Leaf
+from perpetua.rollup.rebuild import rebuild as rollup_rebuild
 
 ZERO32 = b"\x00" * 32
 
@@ -91,9 +92,9 @@ class BatchRecord:
     new_root: bytes
     da_mode: int
     da_hash: bytes
+    batch_commitment: bytes
     system_time: int
     accepted_at: int
-    gas_used: int
 
 
 @dataclass
@@ -117,13 +118,12 @@ class OperatorClient:
         return self.chain.transact(self.d.operator.address, self.d.exchange, "register_user",
                                    eth_address, stark_key, sign_hash(self.d.user_admin, digest))
 
-    def fact_for(self, batch: B.Batch, da_hash: bytes | None = None) -> bytes:
+    def fact_for(self, batch: B.Batch) -> bytes:
         sequence = self._read("sequence_number") + 1
-        if da_hash is None:
-            da_hash = keccak(batch.state_diff)
         commitment = B.batch_commitment(sequence, batch.system_time, batch.modifications,
                                         batch.forced_served, batch.asset_states,
-                                        self._read("global_config_hash"), da_hash)
+                                        self._read("global_config_hash"), batch.batch_commitment,
+                                        batch.da_hash)
         return B.state_update_fact(batch.old_root, batch.new_root, commitment)
 
     def register_fact(self, fact: bytes) -> list[Receipt]:
@@ -133,30 +133,33 @@ class OperatorClient:
                 for k in self.d.verifier_keys[:threshold]
                 if not self.chain.call(self.d.fact_registry, "approved_by", fact, k.address)]
 
-    def committee_signatures(self, new_root: bytes, da_hash: bytes,
+    def committee_signatures(self, da_hash: bytes,
                              signers: Sequence[LocalAccount] | None = None) -> list[tuple[int, bytes, bytes]]:
-        sequence = self._read("sequence_number") + 1
-        digest = B.availability_hash(self.d.exchange, new_root, sequence, da_hash)
+        """Signatures of (by default) every committee member over da_hash, in address order (the
+        rollup's committee signs the same hash: `perpetua.rollup.batch.sign_payload`)."""
         chosen = sorted(signers if signers is not None else self.d.committee,
                         key=lambda a: int(a.address, 16))
-        return [sign_hash(m, digest) for m in chosen]
+        return [sign_hash(m, da_hash) for m in chosen]
 
     def submit_batch(self, batch: B.Batch, *, register_fact: bool = True,
                      signatures: Sequence[tuple[int, bytes, bytes]] | None = None) -> Receipt:
-        """Registers the batch's fact (unless told not to) and sends the state update."""
-        payload = batch.state_diff
-        da_hash = keccak(payload)
+        """Registers the batch's fact (unless told not to) and sends the state update: rollup mode
+        posts the payload as calldata; validium mode posts its hash with the committee's
+        signatures (the batch's own, e.g. the rollup committee's, else the deployment's)."""
+        payload = batch.payload
+        da_hash = batch.da_hash
         if register_fact:
-            self.register_fact(self.fact_for(batch, da_hash))
+            self.register_fact(self.fact_for(batch))
         mods = [m.as_tuple() for m in batch.modifications]
         states = [a.as_tuple() for a in batch.asset_states]
-        common = (batch.old_root, batch.new_root, batch.system_time, mods, list(batch.forced_served), states)
+        common = (batch.old_root, batch.new_root, batch.system_time, mods, list(batch.forced_served), states,
+                  batch.batch_commitment)
         if self.d.da_mode == DA_ROLLUP:
             receipt = self.chain.transact(self.d.operator.address, self.d.exchange,
                                           "update_state_rollup", *common, payload)
         else:
             if signatures is None:
-                signatures = self.committee_signatures(batch.new_root, da_hash)
+                signatures = list(batch.committee_signatures) or self.committee_signatures(da_hash)
             receipt = self.chain.transact(self.d.operator.address, self.d.exchange,
                                           "update_state_validium", *common, da_hash, list(signatures))
         self.da_payloads[self._read("sequence_number")] = payload
@@ -192,7 +195,8 @@ class OperatorClient:
         for _, t, e in self.chain.events(self.d.exchange, "StateUpdated"):
             a = e.args
             out.append(BatchRecord(a["sequence_number"], bytes(a["old_root"]), bytes(a["new_root"]),
-                                   a["da_mode"], bytes(a["da_hash"]), a["system_time"], t, 0))
+                                   a["da_mode"], bytes(a["da_hash"]), bytes(a["batch_commitment"]),
+                                   a["system_time"], t))
         return out
 
     def pending_deposits(self) -> dict[tuple[int, int], int]:
@@ -278,25 +282,39 @@ class Trader:
                         list(path), [s.as_tuple() for s in asset_states])
 
 
-def rebuild_from_chain(chain: Chain, exchange: str) -> tuple[PositionTree, tuple[B.AssetState, ...]]:
-    """The positions tree and last asset states, from the rollup-mode state diffs on L1 alone
-    (the calldata of every accepted `update_state_rollup`)."""
-    tree = PositionTree()
-    states: tuple[B.AssetState, ...] = ()
-    for _, args in chain.transactions(exchange, "update_state_rollup"):
-        positions, states = B.decode_state_diff(args[-1])
-        tree.update(positions)
-    return tree, states
+class Rebuilt:
+    """The positions tree and last asset states rebuilt from DA payloads alone (the rollup's
+    `rebuild`): what a trader needs to escape. `leaves`, `root` and `path` read like
+    `merkle.PositionTree`'s; paths come from the rollup's own tree."""
+
+    def __init__(self, payloads: Sequence[bytes]) -> None:
+        self.state, self.tree = rollup_rebuild(payloads)
+        self.leaves: dict[int, Leaf] = {pid: B.leaf_of(p) for pid, p in self.state.positions.items()}
+        self.asset_states = B.asset_states_of(self.state.oracle_prices, self.state.funding_indices)
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.positions.root
+
+    def path(self, position_id: int) -> list[bytes]:
+        return self.tree.positions.proof(position_id)
 
 
-def rebuild_from_payloads(payloads: Mapping[int, bytes]) -> tuple[PositionTree, tuple[B.AssetState, ...]]:
+def rollup_payloads_on_chain(chain: Chain, exchange: str) -> list[bytes]:
+    """The payloads of every accepted `update_state_rollup`, in order (their calldata)."""
+    return [bytes(args[-1]) for _, args in chain.transactions(exchange, "update_state_rollup")]
+
+
+def rebuild_from_chain(chain: Chain, exchange: str) -> tuple[Rebuilt, tuple[B.AssetState, ...]]:
+    """The positions tree and last asset states, from the rollup-mode payloads on L1 alone."""
+    rebuilt = Rebuilt(rollup_payloads_on_chain(chain, exchange))
+    return rebuilt, rebuilt.asset_states
+
+
+def rebuild_from_payloads(payloads: Mapping[int, bytes]) -> tuple[Rebuilt, tuple[B.AssetState, ...]]:
     """The same from the DA payloads a validium committee holds, in sequence order."""
-    tree = PositionTree()
-    states: tuple[B.AssetState, ...] = ()
-    for seq in sorted(payloads):
-        positions, states = B.decode_state_diff(payloads[seq])
-        tree.update(positions)
-    return tree, states
+    rebuilt = Rebuilt([payloads[seq] for seq in sorted(payloads)])
+    return rebuilt, rebuilt.asset_states
 
 
 __all__ = [
@@ -304,6 +322,7 @@ __all__ = [
     "CHANGE_VERIFIER",
     "Deployment",
     "OperatorClient",
+    "Rebuilt",
     "Trader",
     "account",
     "deploy",

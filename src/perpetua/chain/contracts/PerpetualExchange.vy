@@ -48,7 +48,6 @@ MAX_STATE_DIFF_BYTES: constant(uint256) = 131072
 TAG_USER_REGISTRATION: constant(uint256) = 1
 TAG_FORCED_WITHDRAWAL: constant(uint256) = 2
 TAG_FORCED_TRADE: constant(uint256) = 3
-TAG_AVAILABILITY: constant(uint256) = 4
 
 CHANGE_VERIFIER: public(constant(uint8)) = 1
 CHANGE_GLOBAL_CONFIG: public(constant(uint8)) = 2
@@ -129,6 +128,7 @@ event StateUpdated:
     new_root: bytes32
     da_mode: uint8
     da_hash: bytes32
+    batch_commitment: bytes32
     system_time: uint256
     prices_hash: bytes32
 
@@ -358,10 +358,10 @@ def freeze_request(request: bytes32):
 def _fact(old_root: bytes32, new_root: bytes32, sequence_number: uint256, system_time: uint256,
           modifications: DynArray[Modification, MAX_MODIFICATIONS],
           forced_served: DynArray[bytes32, MAX_FORCED_PER_BATCH], prices_hash: bytes32,
-          da_hash: bytes32) -> bytes32:
+          batch_commitment: bytes32, da_hash: bytes32) -> bytes32:
     commitment: bytes32 = keccak256(abi_encode(
         sequence_number, system_time, modifications, forced_served, prices_hash,
-        self.global_config_hash, da_hash))
+        self.global_config_hash, batch_commitment, da_hash))
     return keccak256(abi_encode(old_root, new_root, commitment))
 
 
@@ -369,7 +369,8 @@ def _fact(old_root: bytes32, new_root: bytes32, sequence_number: uint256, system
 def _update_state(old_root: bytes32, new_root: bytes32, system_time: uint256,
                   modifications: DynArray[Modification, MAX_MODIFICATIONS],
                   forced_served: DynArray[bytes32, MAX_FORCED_PER_BATCH],
-                  asset_states: DynArray[AssetState, MAX_ASSETS], da_hash: bytes32):
+                  asset_states: DynArray[AssetState, MAX_ASSETS], batch_commitment: bytes32,
+                  da_hash: bytes32):
     assert not self.frozen, "frozen"
     assert old_root == self.state_root, "old root is not the current root"
     assert system_time + MAX_TIME_IN_PAST > block.timestamp, "system time too far in the past"
@@ -377,7 +378,7 @@ def _update_state(old_root: bytes32, new_root: bytes32, system_time: uint256,
     sequence_number: uint256 = self.sequence_number + 1
     prices_hash: bytes32 = keccak256(abi_encode(asset_states))
     fact: bytes32 = self._fact(old_root, new_root, sequence_number, system_time, modifications,
-                               forced_served, prices_hash, da_hash)
+                               forced_served, prices_hash, batch_commitment, da_hash)
     assert staticcall FactRegistry(self.verifier).is_valid(fact), "no valid verifier fact"
 
     for m: Modification in modifications:
@@ -404,42 +405,43 @@ def _update_state(old_root: bytes32, new_root: bytes32, system_time: uint256,
     self.prices_hash = prices_hash
     self.last_update_at = block.timestamp
     log StateUpdated(sequence_number=sequence_number, old_root=old_root, new_root=new_root,
-                     da_mode=DA_MODE, da_hash=da_hash, system_time=system_time, prices_hash=prices_hash)
+                     da_mode=DA_MODE, da_hash=da_hash, batch_commitment=batch_commitment,
+                     system_time=system_time, prices_hash=prices_hash)
 
 
 @external
 def update_state_rollup(old_root: bytes32, new_root: bytes32, system_time: uint256,
                         modifications: DynArray[Modification, MAX_MODIFICATIONS],
                         forced_served: DynArray[bytes32, MAX_FORCED_PER_BATCH],
-                        asset_states: DynArray[AssetState, MAX_ASSETS],
+                        asset_states: DynArray[AssetState, MAX_ASSETS], batch_commitment: bytes32,
                         state_diff: Bytes[MAX_STATE_DIFF_BYTES]):
-    """Rollup mode: the state diff is this call's calldata; its keccak is bound into the fact."""
+    """Rollup mode: the state diff (the rollup's DA payload) is this call's calldata; its keccak
+    is bound into the fact, as is the rollup's own batch commitment."""
     assert DA_MODE == DA_ROLLUP, "not a rollup deployment"
     self._update_state(old_root, new_root, system_time, modifications, forced_served, asset_states,
-                       keccak256(state_diff))
+                       batch_commitment, keccak256(state_diff))
 
 
 @external
 def update_state_validium(old_root: bytes32, new_root: bytes32, system_time: uint256,
                           modifications: DynArray[Modification, MAX_MODIFICATIONS],
                           forced_served: DynArray[bytes32, MAX_FORCED_PER_BATCH],
-                          asset_states: DynArray[AssetState, MAX_ASSETS], da_hash: bytes32,
-                          signatures: DynArray[Signature, MAX_COMMITTEE]):
-    """Validium mode: a quorum of the data-availability committee signs
-    keccak256(abi_encode(4, this contract, new_root, sequence_number, da_hash)); signers are
-    listed in strictly increasing address order (so each counts once)."""
+                          asset_states: DynArray[AssetState, MAX_ASSETS], batch_commitment: bytes32,
+                          da_hash: bytes32, signatures: DynArray[Signature, MAX_COMMITTEE]):
+    """Validium mode: a quorum of the data-availability committee signed da_hash =
+    keccak256(payload), exactly what the rollup's committee members sign (`perpetua.rollup.
+    committee`: "I hold the data with this hash"); da_hash is bound into the fact with the new
+    root. Signers are listed in strictly increasing address order (so each counts once)."""
     assert DA_MODE == DA_VALIDIUM, "not a validium deployment"
-    availability: bytes32 = keccak256(abi_encode(TAG_AVAILABILITY, self, new_root,
-                                                 self.sequence_number + 1, da_hash))
     last: uint160 = 0
     for sig: Signature in signatures:
-        signer: address = ecrecover(availability, sig.v, sig.r, sig.s)
+        signer: address = ecrecover(da_hash, sig.v, sig.r, sig.s)
         assert convert(signer, uint160) > last, "signers not strictly increasing"
         assert self.is_committee_member[signer], "not a committee member"
         last = convert(signer, uint160)
     assert len(signatures) >= self.committee_quorum, "no data-availability quorum"
     self._update_state(old_root, new_root, system_time, modifications, forced_served, asset_states,
-                       da_hash)
+                       batch_commitment, da_hash)
 
 
 # --- escape hatch -------------------------------------------------------------------------------
