@@ -41,6 +41,61 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stress_run(args: argparse.Namespace) -> int:
+    """Run one stress scenario and print its metrics as JSON."""
+    import json
+
+    from perpetua.sim.stress import run_scenario
+    from perpetua.sim.sweep import parse_grid
+
+    overrides = {k: v[0] for k, v in parse_grid(args.set).items()} if args.set else None
+    print(json.dumps(run_scenario(args.scenario, overrides), indent=2))
+    return 0
+
+
+def _cmd_stress_sweep(args: argparse.Namespace) -> int:
+    """Run a scenario over a parameter grid (Ray when installed, else a process pool) and report."""
+    from perpetua.sim.sweep import parse_grid, run_sweep, write_report
+
+    results = run_sweep(args.scenario, parse_grid(args.grid), engine=args.engine, workers=args.workers,
+                        address=args.address)
+    table, html = write_report(results, args.out, metric=args.metric)
+    print(f"{len(results)} runs; table {table}; report {html}")
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay a recorded file through the core with an example strategy (or none) and report."""
+    import importlib.util
+    from pathlib import Path
+
+    from perpetua.core.markets import load_config
+    from perpetua.sim.marketdata import Scale, load
+    from perpetua.sim.playback import Playback, PlaybackSettings, Strategy
+
+    config = load_config(args.config)
+    market = config.markets[args.market]
+    strategy: Strategy = Strategy()
+    if args.strategy:
+        path_text, _, cls = args.strategy.partition(":")
+        spec = importlib.util.spec_from_file_location("user_strategy", path_text)
+        if spec is None or spec.loader is None or not cls:
+            raise SystemExit("--strategy must be FILE.py:ClassName")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        strategy = getattr(module, cls)()
+    options = {"volume_in_quote": True} if args.volume_in_quote else {}
+    events = load(args.data, Scale(size=market.resolution), **options)
+    result = Playback(config, strategy, PlaybackSettings(market_id=args.market)).run(events)
+    for key, value in result.summary().items():
+        print(f"{key:>18}: {value}")
+    if args.out:
+        result.write(Path(args.out))
+    if args.report:
+        result.write_report(Path(args.report), f"Backtest: {Path(args.data).name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="perpetua", description="Perpetua perpetual-futures exchange")
     parser.add_argument("--version", action="version", version=f"perpetua {__version__}")
@@ -62,6 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--port", type=int)
     srv.add_argument("--data-dir", help="where the journal and read models live")
     srv.set_defaults(func=_cmd_serve)
+    bt = sub.add_parser("backtest", help="replay recorded market data through the core with a strategy")
+    bt.add_argument("data", help="a recorded file (candles, trades, L2, Binance, Tardis, Parquet)")
+    bt.add_argument("--market", default="BTC-USD")
+    bt.add_argument("--strategy", help="FILE.py:ClassName (a perpetua.sim.playback.Strategy)")
+    bt.add_argument("--volume-in-quote", action="store_true", help="candle volume is in USD")
+    bt.add_argument("--out", help="samples as .csv or .parquet")
+    bt.add_argument("--report", help="an HTML report")
+    bt.set_defaults(func=_cmd_backtest)
+    stress = sub.add_parser("stress", help="the stress lab").add_subparsers(dest="stress_command", required=True)
+    run = stress.add_parser("run", help="run one scenario (a TOML file or a packaged name: gap-30, ...)")
+    run.add_argument("scenario")
+    run.add_argument("--set", nargs="*", default=[], help="overrides, e.g. margin.imf=0.05 fund=100000")
+    run.set_defaults(func=_cmd_stress_run)
+    sweep = stress.add_parser("sweep", help="run a scenario over a parameter grid")
+    sweep.add_argument("scenario")
+    sweep.add_argument("--grid", nargs="+", required=True, help="e.g. margin.imf=0.03,0.05 fund=0,100000 seed=1,2")
+    sweep.add_argument("--engine", default="auto", choices=["auto", "ray", "process"])
+    sweep.add_argument("--workers", type=int, default=2)
+    sweep.add_argument("--address", help="a Ray cluster address (default: a local Ray)")
+    sweep.add_argument("--metric", default="insurance_fund_min", help="the heatmap's metric")
+    sweep.add_argument("--out", default="stress-out", help="where sweep.parquet and report.html go")
+    sweep.set_defaults(func=_cmd_stress_sweep)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -1,0 +1,34 @@
+"""The command line of the research tools: backtest, stress run, stress sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perpetua.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_backtest_command_with_an_example_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "bars.csv"
+    lines = (ROOT / "src/perpetua/data/btc-perp-2022-01-21-to-24-1m.csv").read_text().splitlines()[:200]
+    data.write_text("\n".join(lines) + "\n")
+    assert main(["backtest", str(data), "--volume-in-quote", "--strategy",
+                 f"{ROOT / 'examples/leveraged_grid.py'}:LeveragedGrid", "--out", str(tmp_path / "r.csv"),
+                 "--report", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "market_events: 199" in out
+    assert (tmp_path / "r.csv").read_text().startswith("time_ns,") and (tmp_path / "r.html").exists()
+
+
+def test_stress_run_and_sweep_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stress", "run", "gap-30", "--set", "agents.traders=10"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["scenario"] == "gap-30" and metrics["conservation_violations"] == 0
+    assert main(["stress", "sweep", "gap-30", "--grid", "agents.traders=10", "margin.imf=0.04,0.06",
+                 "--engine", "process", "--workers", "1", "--out", str(tmp_path)]) == 0
+    assert "2 runs" in capsys.readouterr().out
+    assert (tmp_path / "sweep.parquet").exists() and (tmp_path / "report.html").exists()
