@@ -46,7 +46,7 @@ class L2:
         self._set(position_id, replace(leaf, collateral=leaf.collateral - amount))
         self.mods.append(Modification(leaf.public_key, position_id, -amount))
         if requested_at is not None:
-            self.op.withdrawal_requested_at[(leaf.public_key, position_id)] = requested_at
+            self.op.note_withdrawal_request(leaf.public_key, position_id, amount, requested_at)
 
     def trade(self, buyer: int, seller: int, asset_id: int, synthetic: int, collateral: int) -> None:
         for pid, sign in ((buyer, 1), (seller, -1)):

@@ -102,7 +102,8 @@ class OperatorClient:
     d: Deployment
     da_payloads: dict[int, bytes] = field(default_factory=dict)
     """sequence number -> DA payload (validium: what the committee keeps off-chain)."""
-    withdrawal_requested_at: dict[tuple[int, int], int] = field(default_factory=dict)
+    withdrawal_requests: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)
+    """(stark key, position id) -> [(amount, L2 request time s)], oldest first (`note_withdrawal_request`)."""
 
     @property
     def chain(self) -> Chain:
@@ -110,6 +111,10 @@ class OperatorClient:
 
     def _read(self, function: str, *args: Any) -> Any:
         return self.chain.call(self.d.exchange, function, *args)
+
+    def note_withdrawal_request(self, stark_key: int, position_id: int, amount: int, requested_at: int) -> None:
+        """Records when a withdrawal was requested on L2, so `withdrawals()` can report its delay."""
+        self.withdrawal_requests.setdefault((stark_key, position_id), []).append((amount, requested_at))
 
     # --- writes ------------------------------------------------------------------------------
     def register_user(self, eth_address: str, stark_key: int) -> Receipt:
@@ -225,14 +230,24 @@ class OperatorClient:
         return out
 
     def withdrawals(self) -> list[dict[str, Any]]:
-        """Each withdrawal from its L2 request to claimable on L1 (the batch's acceptance)."""
+        """Each withdrawal from its L2 request to claimable on L1 (its batch's acceptance) and
+        claimed (the owner's next `withdraw` of that STARK key)."""
+        requests = {k: list(v) for k, v in self.withdrawal_requests.items()}
+        claims: dict[int, list[int]] = {}
+        for _, t, e in self.chain.events(self.d.exchange, "Withdrawn"):
+            claims.setdefault(e.args["stark_key"], []).append(t)
         out = []
         for _, t, e in self.chain.events(self.d.exchange, "WithdrawalCredited"):
             key = (e.args["stark_key"], e.args["position_id"])
-            requested = self.withdrawal_requested_at.get(key)
-            out.append({"stark_key": key[0], "position_id": key[1], "amount": e.args["amount"],
+            amount = e.args["amount"]
+            pending = requests.get(key, [])
+            match = next((i for i, (a, _) in enumerate(pending) if a == amount), None)
+            requested = pending.pop(match)[1] if match is not None else None
+            claimed = next((c for c in claims.get(key[0], []) if c >= t), None)
+            out.append({"stark_key": key[0], "position_id": key[1], "amount": amount,
                         "sequence_number": e.args["sequence_number"], "requested_at": requested,
-                        "claimable_at": t, "delay_s": None if requested is None else t - requested})
+                        "claimable_at": t, "delay_s": None if requested is None else t - requested,
+                        "claimed_at": claimed})
         return out
 
 
