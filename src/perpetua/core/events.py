@@ -224,6 +224,16 @@ class LiquidationFilled:
     liquidated_collateral: int
     """The liquidated account's collateral after."""
     fund_balance: int
+    order_amount_synthetic: int = 0
+    """A keeper fill's signed StarkEx limit order (0 for book fills), so the rollup can settle it
+    (rollup/adapter.py): the order's amounts, max fee, nonce, expiration (hours) and signature; its
+    side is the opposite of ``liquidated_side``, its position the counterparty's."""
+    order_amount_collateral: int = 0
+    order_max_fee: int = 0
+    order_nonce: int = 0
+    order_expiration_hours: int = 0
+    order_signature_r: int = 0
+    order_signature_s: int = 0
 
 
 @dataclass(slots=True)

@@ -611,6 +611,8 @@ def apply_keeper_liquidation(state: ExchangeState, cmd: Liquidate, fill: KeeperF
     events.append(LiquidationFilled(
         fill_id, mid, liquidated.position_id, fill.side, liquidator.position_id, 0, price, cmd.size, price,
         fill.penalty, fill.penalty - fill.reward, fill.reward, liquidated.collateral, fund.collateral,
+        cmd.amount_synthetic, cmd.amount_collateral, cmd.max_amount_fee, cmd.nonce, cmd.expiration_hours,
+        cmd.signature_r, cmd.signature_s,
     ))
     tv1, _, mmr1 = account_totals(liquidated, state.markets, state.oracle_prices, state.funding_indices)
     events.append(AccountLiquidated(

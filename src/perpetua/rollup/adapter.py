@@ -26,7 +26,18 @@ system time only moves forward). Oracle prices: the core's events carry the medi
 signatures behind it, so `oracle_signer` stands for the oracles here as `signer` stands for the
 wallets (`dev_oracle_signer`: the development oracles, all signing the same price, so the claimed
 price is the median). Production would carry the tick's own signed prices (a core event change).
-| `LiquidationFilled`, `PositionDeleveraged`, `LossSocialized` | not mapped yet: `transactions` raises `UnmappedEvent` rather than let the balances drift (docs/rollup.md says why and how) |
+
+Liquidations (docs/rollup.md, "Liquidations"; the events of one liquidation step, in order):
+
+| core events | rollup transaction |
+|---|---|
+| `OrderAccepted` of a liquidation order (client id `liquidation-<order id>`) | starts a close: nothing is signed (the liquidated position signs nothing) |
+| its `OrderFilled`s, each with the `LiquidationFilled` of the same fill id | `LiquidationFill`s: the maker's signed order at the fill's amounts and maker fee, `fund_delta` the fill's fund delta |
+| `PositionDeleveraged` | a `DeleverageFill` of the current close (deleverager, size, collateral amount) |
+| the next liquidation order, `LossSocialized`, `AccountLiquidated`, the end of the events | ends the close: one `LiquidationClose` |
+| `LiquidationFilled` with `maker_order_id` 0 (a keeper's) | one `LiquidationClose` with one fill: the keeper's signed order from the event; the keeper's share of the penalty is paid through the price (a buying keeper pays cash - reward, a selling keeper receives cash + reward, which its limit admits), the fund's share is `fund_delta` |
+| `LossSocialized` | `SocializedLoss`: the side that pays is the one the liquidated position's last close traded with |
+| `AccountLiquidated`, `InsuranceFundChanged` | none (the fund's movements are the fills' `fund_delta`) |
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from dataclasses import dataclass, field
 
 from perpetua.core.events import (
     AccountCreated,
+    AccountLiquidated,
     CollateralDeposited,
     CollateralWithdrawn,
     Event,
@@ -48,7 +60,7 @@ from perpetua.core.events import (
     PositionDeleveraged,
 )
 from perpetua.core.markets import ExchangeConfig, dev_oracle_keys
-from perpetua.core.quantities import PPM
+from perpetua.core.quantities import PPM, ceil_div
 from perpetua.crypto.messages import LimitOrder, OraclePrice, hash_oracle_price, hash_withdrawal
 from perpetua.crypto.messages import Withdrawal as WithdrawalMessage
 from perpetua.crypto.signatures import Signature, sign
@@ -57,11 +69,13 @@ from perpetua.rollup.constants import EXTERNAL_PRICE_ONE
 from perpetua.rollup.orders import SignedOrder, limit_order_hash
 from perpetua.rollup.transactions.deposit import Deposit
 from perpetua.rollup.transactions.funding_tick import FundingTick
+from perpetua.rollup.transactions.liquidation_close import DeleverageFill, LiquidationClose, LiquidationFill
 from perpetua.rollup.transactions.oracle_prices_tick import (
     AssetOraclePrice,
     OraclePricesTick,
     SignedOraclePrice,
 )
+from perpetua.rollup.transactions.socialized_loss import SocializedLoss
 from perpetua.rollup.transactions.trade import Trade
 from perpetua.rollup.transactions.withdrawal import Withdrawal
 
@@ -69,12 +83,28 @@ Signer = Callable[[int, int], Signature]
 """(position id, message hash) -> the position owner's signature."""
 OracleSigner = Callable[[str, int, int], tuple[SignedOraclePrice, ...]]
 """(market id, external price (10^18 = 1.0), timestamp s) -> signed prices, signer keys increasing."""
-RollupTransaction = Deposit | Withdrawal | Trade | OraclePricesTick | FundingTick
+RollupTransaction = (Deposit | Withdrawal | Trade | OraclePricesTick | FundingTick | LiquidationClose
+                     | SocializedLoss)
 NS_PER_S = 10**9
 
 
 class UnmappedEvent(ValueError):
-    """A core event the rollup cannot express yet (liquidations, deleverages, socialized losses)."""
+    """A core event the rollup cannot express (a keeper fill without its signed order)."""
+
+
+@dataclass
+class _Close:
+    """A liquidation close being collected (becomes one `LiquidationClose`)."""
+
+    position_id: int
+    asset_id: int
+    buying: bool
+    fills: list[LiquidationFill] = field(default_factory=list)
+    deleverages: list[DeleverageFill] = field(default_factory=list)
+
+    def transaction(self) -> LiquidationClose:
+        return LiquidationClose(self.position_id, self.asset_id, self.buying, tuple(self.fills),
+                                tuple(self.deleverages))
 
 
 def dev_oracle_signer(exchange: ExchangeConfig) -> OracleSigner:
@@ -111,6 +141,8 @@ class ExchangeAdapter:
     genesis state's indices (empty: every market at 0)."""
     time_s: int = 0
     """The last tick time emitted (the rollup's system time never moves back)."""
+    last_close_buying: dict[int, bool] = field(default_factory=dict)
+    """Position id -> the side of its last liquidation close (which side a socialized loss charges)."""
 
     def tick_time(self, timestamp_ns: int) -> int:
         self.time_s = max(self.time_s, timestamp_ns // NS_PER_S)
@@ -159,9 +191,15 @@ class ExchangeAdapter:
             if isinstance(event, FundingRateUpdated):
                 funding_at.setdefault(event.timestamp_ns, []).append(event)
         run: list[OraclePriceUpdated] = []
-        for event in events:
-            if isinstance(event, LiquidationFilled | PositionDeleveraged | LossSocialized):
-                raise UnmappedEvent(f"{type(event).__name__}: liquidations are not mapped to the rollup yet")
+        book_liquidations = {e.fill_id: e for e in events if isinstance(e, LiquidationFilled) and e.maker_order_id}
+        close: _Close | None = None
+
+        def end_close() -> None:
+            nonlocal close
+            if close is not None and (close.fills or close.deleverages):
+                out.append(close.transaction())
+            close = None
+
         for event in events:
             if run and not isinstance(event, OraclePriceUpdated):
                 out.append(self.oracle_tick(run))
@@ -183,7 +221,38 @@ class ExchangeAdapter:
                 out.append(Withdrawal(msg, self.keys[event.position_id],
                                       self.signer(event.position_id, hash_withdrawal(msg))))
             elif isinstance(event, OrderAccepted):
-                self.orders[event.order_id] = self.limit_order(event)
+                if event.client_id == f"liquidation-{event.order_id}":
+                    end_close()
+                    asset = self.exchange.market(event.market_id).synthetic_asset_id
+                    close = _Close(event.position_id, asset, event.side > 0)
+                    self.last_close_buying[event.position_id] = event.side > 0
+                else:
+                    self.orders[event.order_id] = self.limit_order(event)
+            elif isinstance(event, OrderFilled) and event.fill_id in book_liquidations:
+                market = self.exchange.market(event.market_id)
+                if close is None or event.maker_fee < 0:
+                    raise UnmappedEvent(f"liquidation fill {event.fill_id} outside a close, or with a rebate")
+                close.fills.append(LiquidationFill(self.orders[event.maker_order_id],
+                                                   event.size * event.price // market.resolution, event.size,
+                                                   event.maker_fee, book_liquidations[event.fill_id].fund_delta))
+            elif isinstance(event, LiquidationFilled) and not event.maker_order_id:
+                end_close()
+                out.append(self.keeper_close(event))
+            elif isinstance(event, PositionDeleveraged):
+                if close is None or close.position_id != event.deleveraged_position_id:
+                    end_close()
+                    asset = self.exchange.market(event.market_id).synthetic_asset_id
+                    close = _Close(event.deleveraged_position_id, asset, event.deleveraged_side > 0)
+                close.deleverages.append(DeleverageFill(event.deleverager_position_id, event.size,
+                                                        event.collateral_amount))
+            elif isinstance(event, LossSocialized):
+                end_close()
+                asset = self.exchange.market(event.market_id).synthetic_asset_id
+                # The liquidated position bought (closed a short): the longs pay.
+                out.append(SocializedLoss(event.position_id, asset, self.last_close_buying[event.position_id],
+                                          event.amount))
+            elif isinstance(event, AccountLiquidated):
+                end_close()
             elif isinstance(event, OrderFilled):
                 market = self.exchange.market(event.market_id)
                 if event.taker_fee < 0 or event.maker_fee < 0:
@@ -191,6 +260,27 @@ class ExchangeAdapter:
                 out.append(Trade(self.orders[event.taker_order_id], self.orders[event.maker_order_id],
                                  event.size * event.price // market.resolution, event.size,
                                  event.taker_fee, event.maker_fee))
+        end_close()
         if run:
             out.append(self.oracle_tick(run))
         return out
+
+    def keeper_close(self, event: LiquidationFilled) -> LiquidationClose:
+        """A keeper's fill: its signed order from the event, the reward paid through the price."""
+        if not event.order_amount_synthetic:
+            raise UnmappedEvent(f"keeper fill {event.fill_id} carries no signed order")
+        market = self.exchange.market(event.market_id)
+        keeper_buying = event.liquidated_side < 0
+        order = LimitOrder(market.synthetic_asset_id, self.collateral_asset_id, self.collateral_asset_id, keeper_buying,
+                           event.order_amount_synthetic, event.order_amount_collateral, event.order_max_fee,
+                           event.order_nonce, event.counterparty_position_id, event.order_expiration_hours)
+        signed = SignedOrder(order, self.keys[event.counterparty_position_id],
+                             Signature(event.order_signature_r, event.order_signature_s))
+        # The exchange's cash for the fill (StarkEx fairness, toward the keeper's limit).
+        if keeper_buying:
+            collateral = event.size * event.order_amount_collateral // event.order_amount_synthetic - event.keeper_reward
+        else:
+            collateral = ceil_div(event.size * event.order_amount_collateral, event.order_amount_synthetic) + event.keeper_reward
+        fill = LiquidationFill(signed, collateral, event.size, 0, event.fund_delta)
+        self.last_close_buying[event.liquidated_position_id] = not keeper_buying
+        return LiquidationClose(event.liquidated_position_id, market.synthetic_asset_id, not keeper_buying, (fill,))

@@ -20,14 +20,16 @@ from perpetua.rollup.transactions.forced_trade import ForcedTrade, apply_forced_
 from perpetua.rollup.transactions.forced_withdrawal import ForcedWithdrawal, apply_forced_withdrawal
 from perpetua.rollup.transactions.funding_tick import FundingTick, apply_funding_tick
 from perpetua.rollup.transactions.liquidate import Liquidate, apply_liquidate
+from perpetua.rollup.transactions.liquidation_close import LiquidationClose, apply_liquidation_close
 from perpetua.rollup.transactions.oracle_prices_tick import OraclePricesTick, apply_oracle_prices_tick
+from perpetua.rollup.transactions.socialized_loss import SocializedLoss, apply_socialized_loss
 from perpetua.rollup.transactions.trade import Trade, apply_trade
 from perpetua.rollup.transactions.transfer import Transfer, apply_transfer
 from perpetua.rollup.transactions.withdrawal import Withdrawal, apply_withdrawal
 
 Transaction = (
     Deposit | Withdrawal | Transfer | ConditionalTransfer | Trade | Liquidate | Deleverage | FundingTick
-    | OraclePricesTick | ForcedWithdrawal | ForcedTrade
+    | OraclePricesTick | ForcedWithdrawal | ForcedTrade | LiquidationClose | SocializedLoss
 )
 
 Handler = Callable[[RollupState, Any, BatchContext], tuple[RollupState, list[Output]]]
@@ -44,6 +46,9 @@ HANDLERS: dict[type, Handler] = {
     OraclePricesTick: apply_oracle_prices_tick,
     ForcedWithdrawal: apply_forced_withdrawal,
     ForcedTrade: apply_forced_trade,
+    # Perpetua's own (docs/rollup.md, "Liquidations"):
+    LiquidationClose: apply_liquidation_close,
+    SocializedLoss: apply_socialized_loss,
 }
 
 

@@ -41,6 +41,9 @@ class SyntheticAsset:
     oracle_signers: frozenset[int] = frozenset()
     """STARK public keys of the oracles."""
     oracle_quorum: int = 1
+    liquidation_penalty_ppm: int = 0
+    """The exchange's liquidation penalty (ppm of a fill's notional): the cap on the insurance fund's
+    share of a liquidation fill (`transactions/liquidation_close.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,10 @@ class GeneralConfig:
     the floors) to this position (see `transactions/funding_tick.py`)."""
     insurance_fund_public_key: int = 0
     """The key the insurance-fund position is created with when it is empty."""
+    socialized_loss: bool = False
+    """The exchange's socialized-loss mode: a liquidation fill may pay the liquidated position less
+    than its bankruptcy amount with the fund paying less than the shortfall (the rest is charged to
+    the other side by a `SocializedLoss`). Off: every fill below bankruptcy is covered by the fund."""
 
     def asset_by_market(self, market_id: str) -> SyntheticAsset:
         for asset in self.synthetic_assets.values():
@@ -110,6 +117,7 @@ def config_from_exchange(
                                      else frozenset(market.oracle_signed_asset_ids)),
             oracle_signers=oracle_signers if oracle_signers is not None else frozenset(market.oracle_signers),
             oracle_quorum=oracle_quorum if oracle_quorum is not None else market.oracle_quorum,
+            liquidation_penalty_ppm=market.liquidation_penalty_ppm,
         )
     return GeneralConfig(
         collateral_asset_id=collateral_asset_id,
@@ -119,6 +127,7 @@ def config_from_exchange(
         max_funding_rate=max_funding_rate_from_exchange(exchange) if max_funding_rate is None else max_funding_rate,
         insurance_fund_position_id=exchange.insurance_fund_position_id,
         insurance_fund_public_key=fee_public_key if insurance_fund_public_key is None else insurance_fund_public_key,
+        socialized_loss=exchange.socialized_loss,
     )
 
 

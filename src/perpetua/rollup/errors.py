@@ -63,6 +63,14 @@ class ErrorCode(IntEnum):
     SYSTEM_TIME_REGRESSED = 115
     INVALID_FORCED_ACTION = 116
     UNKNOWN_TRANSACTION = 117
+    # Perpetua's liquidation settlement (transactions/liquidation_close.py, socialized_loss.py).
+    NO_INSURANCE_FUND = 118
+    INSURANCE_FUND_NEGATIVE = 119
+    LIQUIDATION_BELOW_BANKRUPTCY = 120
+    INSURANCE_FUND_OVERPAYS = 121
+    LIQUIDATION_PENALTY_TOO_HIGH = 122
+    INVALID_LIQUIDATION_PARTY = 123
+    INVALID_SOCIALIZED_LOSS = 124
 
 
 class InvalidTransaction(PerpetuaError):
