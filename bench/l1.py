@@ -2,8 +2,8 @@
 
 Gas is deterministic and is what an Ethereum transaction would be charged (21,000 + calldata +
 execution - refund, cold accounts and storage per transaction). Measured: a deposit; a state update
-by batch size (trades per batch, each trade changing two positions whose full leaves go into the
-DA payload) in rollup mode (state diff as calldata) and validium mode (2-of-3 committee
+by batch size (trades per batch, each trade changing two positions whose full leaves, and two
+order records, go into the DA payload in the rollup's format) in rollup mode (state diff as calldata) and validium mode (2-of-3 committee
 signatures); a withdrawal claim; an escape (a one-asset position, Poseidon2 Merkle path of height
 64 verified on-chain). The per-trade L1 cost of a batch is compared with settling every trade on L1
 (`TradeBaseline` below: two signed orders, two ecrecovers, two positions' collateral and balance
