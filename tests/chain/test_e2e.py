@@ -9,6 +9,8 @@ the flows keep leverage low and assert none happened.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from perpetua.chain.backend import ChainRevert
@@ -40,7 +42,7 @@ def test_end_to_end_rollup_mode_deposits_trades_funding_withdrawals():
 
     # Withdrawals: claimable when their batch was accepted, then claimed.
     view = settlement_view(w.op)
-    credited = [x for x in view["withdrawals"]]
+    credited = view["withdrawals"]
     assert sorted(x["position_id"] for x in credited) == sorted(pids[1:3])
     for x in credited:
         assert x["amount"] == 500 * USD and x["claimed_at"] is None
@@ -75,8 +77,6 @@ def test_end_to_end_validium_with_the_rollup_committee():
     w.open_account(3, 30_000 * USD)
     w.open_account(4, 30_000 * USD)
     w.commit()
-    import random
-
     w.trade_flow(random.Random(5), [3, 4], 12)
     w.withdraw_on_l2(3, 100 * USD)
     w.hour()
