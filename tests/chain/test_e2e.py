@@ -3,8 +3,8 @@ rollup batches accepted on L1 (the L1 root is the rollup's positions root after 
 rollup's commitment and payload hash are what L1 bound), withdrawals claimable then claimed on L1;
 the settlement view; validium with the rollup's committee signatures.
 
-Liquidations are not covered: `perpetua.rollup.adapter` still refuses them (`UnmappedEvent`), so
-the flows keep leverage low and assert none happened.
+Liquidations are not covered: the adapter refused them while this was built (their mapping landed
+in the rollup as it ended); the flows keep leverage low and assert none happened.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from perpetua.chain.backend import ChainRevert
 from perpetua.chain.batch import from_rollup
 from perpetua.chain.constants import DA_VALIDIUM
 from perpetua.chain.view import settlement_view
-from perpetua.rollup.adapter import UnmappedEvent  # noqa: F401  (documents the limit above)
 
 from .e2e import USD, World, standard_flow
 
