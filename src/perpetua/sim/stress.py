@@ -177,9 +177,9 @@ def price_path(scenario: Scenario, market: Market) -> list[int]:
     if kind == "recorded":
         file = Path(spec["file"])
         if not file.is_absolute():
-            shared = Path(__file__).resolve().parents[3].parent / "shared" / "data" / file
             shipped = Path(__file__).resolve().parents[1] / "data" / file
-            file = shared if shared.exists() else shipped
+            shared = Path(__file__).resolve().parents[3].parent / "shared" / "data" / file
+            file = shipped if shipped.exists() else shared
         start = spec.get("start", "")
         minutes = int(spec.get("minutes", 60))
         from perpetua.sim.marketdata.formats import parse_time_ns
