@@ -23,6 +23,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return up(UpOptions(
         data_dir=args.data_dir, host=args.host, port=args.port, speed=args.speed, seed=args.seed,
         candles_path=args.candles, candles_limit=args.candles_limit, markets_path=args.config,
+        l1=not args.no_l1,
     ))
 
 
@@ -64,35 +65,78 @@ def _cmd_stress_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_backtest(args: argparse.Namespace) -> int:
-    """Replay a recorded file through the core with an example strategy (or none) and report."""
+def _load_strategy(spec: str) -> object:
+    """``FILE.py:Class``, or ``FILE.py`` defining exactly one ``Strategy`` subclass."""
     import importlib.util
+    import inspect
+
+    from perpetua.sim.playback import Strategy
+
+    path_text, _, cls = spec.partition(":")
+    module_spec = importlib.util.spec_from_file_location("perpetua_user_strategy", path_text)
+    if module_spec is None or module_spec.loader is None:
+        raise SystemExit(f"{path_text}: not a Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if cls:
+        return getattr(module, cls)()
+    found = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+             if issubclass(obj, Strategy) and obj is not Strategy and obj.__module__ == module.__name__]
+    if len(found) != 1:
+        names = ", ".join(c.__name__ for c in found) or "none"
+        raise SystemExit(f"{path_text}: expected one Strategy subclass (found {names}); name it as FILE.py:Class")
+    return found[0]()
+
+
+class _Progress:
+    """A plain progress bar on stderr."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.last = max(total, 1), enabled, -1
+
+    def __call__(self, done: int) -> None:
+        pct = done * 100 // self.total
+        if not self.enabled or pct == self.last:
+            return
+        self.last = pct
+        bar = "#" * (pct // 4)
+        sys.stderr.write(f"\r[{bar:<25}] {pct:3d}% {done}/{self.total} events")
+        if done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay recorded files (merged in time order) through the core with a strategy, and report."""
     from pathlib import Path
 
     from perpetua.core.markets import load_config
-    from perpetua.sim.marketdata import Scale, load
+    from perpetua.sim.marketdata import Scale, load, merge
     from perpetua.sim.playback import Playback, PlaybackSettings, Strategy
 
     config = load_config(args.config)
+    if args.market not in config.markets:
+        raise SystemExit(f"unknown market {args.market}; configured: {', '.join(config.markets)}")
     market = config.markets[args.market]
-    strategy: Strategy = Strategy()
-    if args.strategy:
-        path_text, _, cls = args.strategy.partition(":")
-        spec = importlib.util.spec_from_file_location("user_strategy", path_text)
-        if spec is None or spec.loader is None or not cls:
-            raise SystemExit("--strategy must be FILE.py:ClassName")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        strategy = getattr(module, cls)()
+    spec = args.strategy or args.strategy_option
+    strategy = _load_strategy(spec) if spec else Strategy()
+    assert isinstance(strategy, Strategy)
     options = {"volume_in_quote": True} if args.volume_in_quote else {}
-    events = load(args.data, Scale(size=market.resolution), **options)
-    result = Playback(config, strategy, PlaybackSettings(market_id=args.market)).run(events)
+    scale = Scale(size=market.resolution)
+    events = list(merge(*(load(path, scale, **options) for path in args.data)))
+    settings = PlaybackSettings(market_id=args.market, speed=args.speed)
+    progress = _Progress(len(events), not args.quiet)
+    result = Playback(config, strategy, settings).run(events, progress)
     for key, value in result.summary().items():
-        print(f"{key:>18}: {value}")
+        print(f"{key:>22}: {value}")
     if args.out:
-        result.write(Path(args.out))
+        for path in result.write(Path(args.out)):
+            print(f"{'written':>22}: {path}")
     if args.report:
-        result.write_report(Path(args.report), f"Backtest: {Path(args.data).name}")
+        name = type(strategy).__name__
+        result.write_report(Path(args.report), f"Backtest: {name}, {args.market}, "
+                                               + ", ".join(Path(d).name for d in args.data))
+        print(f"{'report':>22}: {args.report}")
     return 0
 
 
@@ -110,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--data-dir", default="perpetua-data/up", help="journal and read models (fresh each run)")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--no-l1", action="store_true",
+                    help="do not run the L1 contracts in-process (no rollup batches, no settlement view)")
     up.set_defaults(func=_cmd_up)
     srv = sub.add_parser("serve", help="run the trader API (dYdX v3 REST + WebSocket)")
     srv.add_argument("--server-config", help="TOML file with a [server] table (PERPETUA_* variables override)")
@@ -118,12 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--data-dir", help="where the journal and read models live")
     srv.set_defaults(func=_cmd_serve)
     bt = sub.add_parser("backtest", help="replay recorded market data through the core with a strategy")
-    bt.add_argument("data", help="a recorded file (candles, trades, L2, Binance, Tardis, Parquet)")
+    bt.add_argument("strategy", nargs="?", help="STRATEGY.py (one Strategy subclass) or FILE.py:Class")
+    bt.add_argument("--data", nargs="+", required=True,
+                    help="recorded files (candles, trades, L2, Binance, Tardis, Parquet), merged in time order")
     bt.add_argument("--market", default="BTC-USD")
-    bt.add_argument("--strategy", help="FILE.py:ClassName (a perpetua.sim.playback.Strategy)")
+    bt.add_argument("--strategy", dest="strategy_option", help=argparse.SUPPRESS)  # the older spelling
     bt.add_argument("--volume-in-quote", action="store_true", help="candle volume is in USD")
-    bt.add_argument("--out", help="samples as .csv or .parquet")
-    bt.add_argument("--report", help="an HTML report")
+    bt.add_argument("--speed", type=float, default=0.0, help="data seconds per wall second (0: as fast as possible)")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.add_argument("--out", help="samples as .csv or .parquet (trades and liquidations beside them)")
+    bt.add_argument("--report", help="a self-contained HTML report")
     bt.set_defaults(func=_cmd_backtest)
     stress = sub.add_parser("stress", help="the stress lab").add_subparsers(dest="stress_command", required=True)
     run = stress.add_parser("run", help="run one scenario (a TOML file or a packaged name: gap-30, ...)")

@@ -127,5 +127,63 @@ def test_a_long_held_across_three_funding_periods_returns_price_pnl_minus_fundin
     assert [(p.rate_ppb, p.amount) for p in result.funding] == [(12_552, -502_079)] * 3
     fee = 40008 * 500  # taker 0.05% of 40,008 USD at the first ask
     price_pnl = usd(40500 - 40008)
-    assert result.summary()["pnl"] == price_pnl - fee - 3 * 502_079
-    assert result.summary()["funding_received"] == -3 * 502_079
+    summary = result.summary()
+    assert summary["pnl"] == price_pnl - fee - 3 * 502_079
+    assert (summary["funding_paid"], summary["funding_received"], summary["funding_net"]) == (3 * 502_079, 0, -3 * 502_079)
+    # Average-entry books from the fills: nothing realised, the price move unrealised at 40,500.
+    assert (summary["realised_pnl"], summary["unrealised_pnl"], summary["fees_paid"]) == (0, price_pnl, fee)
+    assert result.samples[-1]["average_entry"] == usd(40008)
+    assert [(t["side"], t["price"], t["kind"]) for t in result.trades] == [(1, usd(40008), "entry")]
+
+
+def test_realised_and_unrealised_pnl_add_up_to_the_equity_change_exactly() -> None:
+    class InAndOut(Strategy):
+        """Buys 1 BTC, sells 1.5 (a flip to short 0.5), then buys 0.25 back, at market."""
+
+        def on_start(self, ctx: StrategyContext) -> None:
+            self.n = 0
+
+        def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+            self.n += 1
+            plan = {2: (1, 10**10), 5: (-1, 15 * 10**9), 8: (1, 25 * 10**8)}
+            if self.n in plan:
+                side, size = plan[self.n]
+                worst = ctx.oracle_price() * (100 + side) // 100 // BTC.tick_size * BTC.tick_size
+                ctx.place(side, size, worst, time_in_force=TimeInForce.IOC)
+
+    settings = PlaybackSettings(makers=CandleMakers(levels=2, spread_bps=2, volume_fraction_ppm=10_000))
+    result = Playback(CONFIG, InAndOut(), settings).run(bars(40000, 40300, 40700, 40100, 39800, 40050, 40600,
+                                                             39900, 39500, 39700))
+    assert [t["kind"] for t in result.trades] == ["entry", "flip", "exit"]
+    first, last = result.samples[0], result.samples[-1]
+    assert last["position"] == -25 * 10**8 and last["realised_pnl"] != 0
+    assert last["equity"] - first["equity"] == (  # type: ignore[operator]
+        last["realised_pnl"] + last["unrealised_pnl"] - last["fees"] + last["funding"]  # type: ignore[operator]
+        - last["liquidation_penalties"])  # type: ignore[operator]
+
+
+def test_a_liquidation_of_the_strategy_is_reported_row_by_row(tmp_path: Path) -> None:
+    class AllIn(Strategy):
+        """Goes long at close to the maximum leverage, then holds through a 15% fall."""
+
+        def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+            if ctx.position() == 0 and not ctx.rejections and not hasattr(self, "done"):
+                self.done = True
+                price = ctx.oracle_price()
+                size = ctx.account().equity * 12 * BTC.resolution // price // BTC.step_size * BTC.step_size
+                ctx.place(1, size, price * 101 // 100 // BTC.tick_size * BTC.tick_size, time_in_force=TimeInForce.IOC)
+
+    settings = PlaybackSettings(strategy_collateral=usd(10_000), makers=CandleMakers(levels=3, spread_bps=2, volume_fraction_ppm=50_000))
+    result = Playback(CONFIG, AllIn(), settings).run(bars(40000, 40000, 39000, 38000, 36000, 34000, 34000))
+    kinds = [r["kind"] for r in result.liquidations]
+    # The sweep through 36,000 leaves the account bankrupt: the core deleverages it against the tape.
+    assert kinds == ["deleveraged", "liquidated"]
+    assert result.summary()["liquidations"] == kinds.count("liquidated") >= 1
+    assert any(t["source"] != "order" or t["kind"] == "exit" for t in result.trades)
+    last = result.samples[-1]
+    assert last["equity"] - result.samples[0]["equity"] == (  # type: ignore[operator]
+        last["realised_pnl"] + last["unrealised_pnl"] - last["fees"] + last["funding"]  # type: ignore[operator]
+        - last["liquidation_penalties"])  # type: ignore[operator]
+    page = result.write_report(tmp_path / "r.html", "liquidated").read_text()
+    assert "Liquidations and deleverages (2)" in page and all(f"<td>{k}</td>" in page for k in kinds)
+    assert len(result.write(tmp_path / "r.csv")) == 3

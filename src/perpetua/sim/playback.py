@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,24 @@ from perpetua.core.commands import (
     SampleFundingPremium,
     SetOraclePrice,
 )
-from perpetua.core.events import Event, FundingPaid, OrderAccepted, OrderFilled, OrderRejected
+from perpetua.core.events import (
+    AccountLiquidated,
+    Event,
+    FundingPaid,
+    LiquidationFilled,
+    LossSocialized,
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    PositionDeleveraged,
+)
 from perpetua.core.markets import ExchangeConfig, Market
 from perpetua.core.orders import OrderType, TimeInForce
-from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, format_units
+from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM
 from perpetua.core.risk import MarginSummary, liquidation_price, margin_summary
 from perpetua.core.sequencer import Sequencer
 from perpetua.core.state import MarketPriceStatus
+from perpetua.sim.ledger import Ledger
 from perpetua.sim.marketdata import Bar, BookDelta, BookSnapshot, FundingRate, MarketEvent, Trade
 
 STRATEGY_ACCOUNT = 1000
@@ -210,22 +222,34 @@ class PlaybackSettings:
     makers: CandleMakers = field(default_factory=CandleMakers)
     sample_every_ns: int = 60 * 10**9
     """How often the strategy account is sampled into the results (data time)."""
+    speed: float = 0.0
+    """Pacing: data seconds per wall second (1 = real time); 0 replays as fast as possible."""
 
 
 @dataclass(slots=True)
 class PlaybackResult:
     samples: list[dict[str, int | None]]
-    """One row per sample: time, oracle, position, collateral, equity, margin ratio (ppm), liquidation price."""
+    """One row per sample: time, oracle, position, average entry, collateral, equity, realised and
+    unrealised PnL, fees, funding (net, to date), margin ratio (ppm), liquidation price."""
     fills: list[OrderFilled]
     fees_paid: int
     funding: list[FundingPaid]
     events: int
     commands: int
     state_hash: str
+    trades: list[dict[str, int | str]] = field(default_factory=list)
+    """Every change of the strategy's position (``Ledger.trades``): entries, exits, flips, and the
+    ones liquidation and deleveraging made."""
+    liquidations: list[dict[str, int | str]] = field(default_factory=list)
+    """Every liquidation step, liquidation fill, deleverage (either side) and socialized loss that
+    touched the strategy's account, one row each."""
+    funding_times: list[int] = field(default_factory=list)
+    """Data time of each ``funding`` payment."""
 
     def summary(self) -> dict[str, int | str | None]:
         start = self.samples[0]["equity"] if self.samples else None
         end = self.samples[-1]["equity"] if self.samples else None
+        last = self.samples[-1] if self.samples else {}
         peak, max_drawdown = None, 0
         for row in self.samples:
             eq = row["equity"]
@@ -236,69 +260,61 @@ class PlaybackResult:
             "start_equity": start,
             "end_equity": end,
             "pnl": None if start is None or end is None else end - start,
+            "realised_pnl": last.get("realised_pnl"),
+            "unrealised_pnl": last.get("unrealised_pnl"),
             "max_drawdown": max_drawdown,
             "fees_paid": self.fees_paid,
-            "funding_received": sum(p.amount for p in self.funding),
+            "funding_paid": sum(-p.amount for p in self.funding if p.amount < 0),
+            "funding_received": sum(p.amount for p in self.funding if p.amount > 0),
+            "funding_net": sum(p.amount for p in self.funding),
+            "liquidation_penalties": last.get("liquidation_penalties"),
             "fills": len(self.fills),
+            "liquidations": sum(1 for r in self.liquidations if r["kind"] == "liquidated"),
+            "deleverages": sum(1 for r in self.liquidations if str(r["kind"]).startswith("delever")),
             "market_events": self.events,
             "commands": self.commands,
             "state_hash": self.state_hash,
         }
 
     def to_csv(self) -> str:
-        out = io.StringIO()
-        if self.samples:
-            writer = csv.DictWriter(out, fieldnames=list(self.samples[0]))
-            writer.writeheader()
-            writer.writerows(self.samples)
-        return out.getvalue()
+        return _csv(self.samples)
 
     def write_report(self, path: str | Path, title: str = "Backtest") -> Path:
-        """An offline HTML report: equity, position and margin ratio over time, and the summary."""
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
+        """One self-contained HTML file (Plotly inlined): price with entries, exits and liquidations,
+        equity and PnL, position, funding, margin ratio; the summary and every liquidation as rows."""
+        from perpetua.sim.report import backtest_report
 
-        t = [row["time_ns"] for row in self.samples]
-        from datetime import UTC, datetime
-
-        when = [datetime.fromtimestamp(int(x or 0) / 1e9, UTC) for x in t]
-        usd = COLLATERAL_RESOLUTION
-
-        def series(key: str, scale: float = 1.0) -> list[float | None]:
-            return [None if row[key] is None else int(row[key] or 0) / scale for row in self.samples]
-
-        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                            subplot_titles=("Equity (USDC) and oracle price", "Position", "Margin ratio (%)"),
-                            specs=[[{"secondary_y": True}], [{}], [{}]])
-        fig.add_trace(go.Scatter(x=when, y=series("equity", usd), name="equity"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=when, y=series("oracle", usd), name="oracle", line={"dash": "dot"}),
-                      row=1, col=1, secondary_y=True)
-        fig.add_trace(go.Scatter(x=when, y=series("position"), name="position (quantums)"), row=2, col=1)
-        fig.add_trace(go.Scatter(x=when, y=series("margin_ratio_ppm", PPM / 100), name="margin ratio %"), row=3, col=1)
-        fig.update_layout(height=800, title=title)
-        money = {"start_equity", "end_equity", "pnl", "max_drawdown", "fees_paid", "funding_received"}
-        summary = "".join(
-            f"<tr><td>{k}</td><td>{format_units(v, usd) + ' USDC' if k in money and isinstance(v, int) else v}</td></tr>"
-            for k, v in self.summary().items()
-        )
         path = Path(path)
-        path.write_text(
-            "<!doctype html><html><head><meta charset='utf-8'><title>" + title + "</title></head>"
-            "<body style='font-family:sans-serif'><h1>" + title + "</h1><table>" + summary + "</table>"
-            + fig.to_html(full_html=False, include_plotlyjs="inline") + "</body></html>"
-        )
+        path.write_text(backtest_report(self, title))
         return path
 
-    def write(self, path: str | Path) -> None:
-        """Samples as CSV, or Parquet when the name ends in ``.parquet`` (needs pyarrow)."""
+    def write(self, path: str | Path) -> list[Path]:
+        """Samples as CSV, or Parquet when the name ends in ``.parquet`` (needs pyarrow); the trades
+        and liquidations beside them (``NAME.trades.csv``, ``NAME.liquidations.csv``, same format)."""
         path = Path(path)
-        if path.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        written = []
+        for rows, name in ((self.samples, path), (self.trades, path.with_suffix(".trades" + path.suffix)),
+                           (self.liquidations, path.with_suffix(".liquidations" + path.suffix))):
+            if name is not path and not rows:
+                continue
+            if path.suffix == ".parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pylist(self.samples), path)
-        else:
-            path.write_text(self.to_csv())
+                pq.write_table(pa.Table.from_pylist(rows), name)
+            else:
+                name.write_text(_csv(rows))
+            written.append(name)
+        return written
+
+
+def _csv(rows: list[dict[str, int | None]] | list[dict[str, int | str]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
 
 
 class Playback:
@@ -315,7 +331,9 @@ class Playback:
         self._t = 0
         self._fills: list[OrderFilled] = []
         self._funding: list[FundingPaid] = []
+        self._funding_times: list[int] = []
         self._fees = 0
+        self.ledger = Ledger(self.market.resolution)
         self._samples: list[dict[str, int | None]] = []
         self._next_sample = 0
         self._book: dict[int, dict[int, list[int]]] = {1: {}, -1: {}}
@@ -331,20 +349,65 @@ class Playback:
 
     def submit(self, cmd: Command) -> list[Event]:
         events = self.sequencer.apply(cmd)
+        me = STRATEGY_ACCOUNT
         for e in events:
-            if isinstance(e, OrderAccepted) and e.position_id == STRATEGY_ACCOUNT:
+            if isinstance(e, OrderAccepted) and e.position_id == me:
                 self.ctx._accepted(e.client_id, e.order_id)
             elif isinstance(e, OrderFilled):
-                if STRATEGY_ACCOUNT in (e.taker_position_id, e.maker_position_id):
+                if me in (e.taker_position_id, e.maker_position_id):
+                    taker = e.taker_position_id == me
+                    fee = e.taker_fee if taker else e.maker_fee
                     self._fills.append(e)
-                    self._fees += e.taker_fee if e.taker_position_id == STRATEGY_ACCOUNT else e.maker_fee
+                    self._fees += fee
+                    self.ledger.trade(self.clock_ns, e.taker_side if taker else -e.taker_side, e.size, e.price, fee)
                     self.strategy.on_fill(self.ctx, e)
-            elif isinstance(e, OrderRejected) and e.position_id == STRATEGY_ACCOUNT:
+            elif isinstance(e, OrderRejected) and e.position_id == me:
                 self.ctx.rejections.append(e)
-            elif isinstance(e, FundingPaid) and e.position_id == STRATEGY_ACCOUNT:
+            elif isinstance(e, FundingPaid) and e.position_id == me:
                 self._funding.append(e)
+                self._funding_times.append(self.clock_ns)
+                self.ledger.funding(e.amount)
                 self.strategy.on_funding(self.ctx, e)
+            elif isinstance(e, (AccountLiquidated, LiquidationFilled, PositionDeleveraged, LossSocialized)):
+                self._liquidation_event(e)
         return events
+
+    def _liquidation_event(self, e: AccountLiquidated | LiquidationFilled | PositionDeleveraged | LossSocialized) -> None:
+        """Rows for every liquidation/deleverage touching the strategy's account; position changes the
+        order flow did not already report (keeper fills, deleveraging) go to the ledger."""
+        me, t, led = STRATEGY_ACCOUNT, self.clock_ns, self.ledger
+        row: dict[str, int | str] | None = None
+        if isinstance(e, AccountLiquidated) and e.position_id == me:
+            row = {"kind": "liquidated", "size": e.deleveraged_size, "price": 0, "amount": e.closed_notional,
+                   "penalty": e.penalty, "counterparty": e.liquidator_position_id,
+                   "equity_before": e.equity_before, "equity_after": e.equity_after}
+        elif isinstance(e, LiquidationFilled) and me in (e.liquidated_position_id, e.counterparty_position_id):
+            ours = e.liquidated_position_id == me
+            keeper = e.maker_order_id == 0  # a keeper's Liquidate: no OrderFilled reported this fill
+            side = e.liquidated_side if ours else -e.liquidated_side
+            if keeper:
+                led.trade(t, side, e.size, e.price, source="liquidation")
+            if ours:
+                led.penalties += e.penalty if keeper else e.fund_delta
+            row = {"kind": "liquidation_fill" if ours else "liquidation_counterparty", "size": side * e.size,
+                   "price": e.price, "amount": e.size * e.price // self.market.resolution,
+                   "penalty": e.penalty if ours else -e.keeper_reward,
+                   "counterparty": e.counterparty_position_id if ours else e.liquidated_position_id,
+                   "equity_before": 0, "equity_after": 0}
+        elif isinstance(e, PositionDeleveraged) and me in (e.deleveraged_position_id, e.deleverager_position_id):
+            ours = e.deleveraged_position_id == me
+            side = e.deleveraged_side if ours else -e.deleveraged_side
+            paid = -e.collateral_amount if ours else e.collateral_amount
+            led.trade(t, side, e.size, e.price, source="deleverage", cash=paid)
+            row = {"kind": "deleveraged" if ours else "deleverager", "size": side * e.size, "price": e.price,
+                   "amount": -paid, "penalty": 0,
+                   "counterparty": e.deleverager_position_id if ours else e.deleveraged_position_id,
+                   "equity_before": 0, "equity_after": 0}
+        elif isinstance(e, LossSocialized) and e.position_id != me and self.ledger.position:
+            row = {"kind": "loss_socialized", "size": 0, "price": 0, "amount": e.amount, "penalty": 0,
+                   "counterparty": e.position_id, "equity_before": 0, "equity_after": 0}
+        if row is not None:
+            led.liquidation({"time_ns": t, **row})
 
     def _setup(self, first_ns: int) -> None:
         self.clock_ns = first_ns
@@ -385,12 +448,20 @@ class Playback:
         s = self.sequencer.state
         acct = s.accounts[STRATEGY_ACCOUNT]
         m = margin_summary(acct, s.markets, s.oracle_prices, s.funding_indices)
+        led = self.ledger
+        oracle = s.oracle_prices.get(self.market.market_id)
         self._samples.append({
             "time_ns": self.clock_ns,
-            "oracle": s.oracle_prices.get(self.market.market_id),
+            "oracle": oracle,
             "position": acct.size(self.market.market_id),
+            "average_entry": led.average_entry(),
             "collateral": acct.collateral,
             "equity": m.equity,
+            "realised_pnl": led.realised,
+            "unrealised_pnl": led.unrealised(oracle),
+            "fees": led.fees,
+            "funding": led.funding_received - led.funding_paid,
+            "liquidation_penalties": led.penalties,
             "margin_ratio_ppm": m.margin_ratio_ppm,
             "liquidation_price": self.ctx.liquidation_price(),
         })
@@ -493,15 +564,26 @@ class Playback:
         self._sample()
         self.strategy.on_trade(self.ctx, trade)
 
-    def run(self, events: Iterable[MarketEvent]) -> PlaybackResult:
-        """Replay ``events`` (in time order) and return the strategy's results."""
+    def run(self, events: Iterable[MarketEvent], progress: Callable[[int], None] | None = None) -> PlaybackResult:
+        """Replay ``events`` (in time order) and return the strategy's results. ``progress`` is called
+        with the number of events done every 1,000 events. With ``settings.speed`` > 0 the replay is
+        paced to data time / speed (wall clock); the results do not depend on it."""
         n = 0
+        speed = self.settings.speed
+        wall0 = data0 = 0.0
         for event in events:
             if not self._started:
                 self._setup(event.timestamp_ns)
                 self._started = True
                 self.strategy.on_start(self.ctx)
+                wall0, data0 = time.monotonic(), event.timestamp_ns / 1e9
             n += 1
+            if speed > 0:
+                ahead = (event.timestamp_ns / 1e9 - data0) / speed - (time.monotonic() - wall0)
+                if ahead > 0:
+                    time.sleep(ahead)
+            if progress is not None and n % 1000 == 0:
+                progress(n)
             if isinstance(event, Bar):
                 if not event.is_mark:
                     self._play_bar(event)
@@ -515,8 +597,11 @@ class Playback:
         self._next_sample = 0
         if self._started:
             self._sample()
+        if progress is not None:
+            progress(n)
         return PlaybackResult(self._samples, self._fills, self._fees, self._funding, n, len(self.sequencer.log),
-                              self.sequencer.state_hash())
+                              self.sequencer.state_hash(), self.ledger.trades, self.ledger.liquidations,
+                              self._funding_times)
 
 
 __all__ = [

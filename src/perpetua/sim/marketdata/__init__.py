@@ -6,6 +6,9 @@ quantums and sizes in synthetic quantums (``Scale``). A new format is one functi
 ``perpetua.sim.marketdata.formats``; nothing downstream changes.
 """
 
+import heapq
+from collections.abc import Iterable, Iterator
+
 from perpetua.sim.marketdata.events import (
     Bar,
     BookDelta,
@@ -16,6 +19,11 @@ from perpetua.sim.marketdata.events import (
     Trade,
 )
 from perpetua.sim.marketdata.formats import FORMATS, detect_format, load
+
+
+def merge(*streams: Iterable[MarketEvent]) -> Iterator[MarketEvent]:
+    """Several recordings as one stream in time order (ties: the earlier stream first), lazily."""
+    return heapq.merge(*streams, key=lambda e: e.timestamp_ns)
 
 __all__ = [
     "FORMATS",
@@ -28,4 +36,5 @@ __all__ = [
     "Trade",
     "detect_format",
     "load",
+    "merge",
 ]
