@@ -21,6 +21,7 @@ from perpetua.core.quantities import COLLATERAL_RESOLUTION, format_units
 from perpetua.mainjob.demo_account import DemoIdentity, demo_identity
 from perpetua.mainjob.live import LiveMarket, market_timings
 from perpetua.mainjob.routes import router
+from perpetua.mainjob.settlement import BATCH_TXS, Settlement, SettlementOptions
 from perpetua.sim.candles import Candle, load_candles
 from perpetua.sim.demo_market import DemoSettings
 from perpetua.web import mount_dashboard
@@ -45,6 +46,11 @@ class UpOptions:
     markets_path: str | None = None
     synchronous: str = "NORMAL"
     """The demo journal survives process crashes, not power loss (``FULL`` for that)."""
+    l1: bool = False
+    """Settle on the L1 contracts in-process (``perpetua up`` turns it on unless ``--no-l1``)."""
+    batch_txs: int = BATCH_TXS
+    batch_interval_s: float | None = None
+    """Wall seconds between batches at most; None: ten simulated minutes at ``speed``."""
 
 
 def fresh_data_dir(path: str | Path) -> Path:
@@ -78,13 +84,21 @@ def build_app(opts: UpOptions, config: ExchangeConfig | None = None, candles: li
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a):
-            live = LiveMarket(a.state.exchange, candles, settings, opts.speed, identity.create_meta())
+            settlement = None
+            if opts.l1:
+                settlement = Settlement(a.state.exchange, SettlementOptions(
+                    speed=opts.speed, batch_txs=opts.batch_txs, batch_interval_s=opts.batch_interval_s))
+                settlement.attach()
+            a.state.settlement = settlement
+            live = LiveMarket(a.state.exchange, candles, settings, opts.speed, identity.create_meta(), settlement)
             a.state.live_market = live
             await live.start()
             try:
                 yield
             finally:
                 await live.stop()
+                if settlement is not None:
+                    await settlement.stop()
 
     app.router.lifespan_context = lifespan
     app.state.demo_identity = identity
@@ -102,6 +116,8 @@ def banner(opts: UpOptions, identity: DemoIdentity, candles: int) -> str:
         f"  API          {url}v3/markets   (OpenAPI: {url}docs, WebSocket: ws://{opts.host}:{opts.port}/v3/ws)",
         f"  Data         {Path(opts.data_dir).resolve()} (SQLite journal, fresh each run)",
         f"  Market       BTC-USD replaying {candles} recorded one-minute candles at {speed}",
+        (f"  L1           Vyper contracts in-process (titanoboa), rollup batches; settlement view {url}#settlement"
+         if opts.l1 else "  L1           off (--no-l1)"),
         f"  Demo account position id {identity.position_id} (DEVELOPMENT ONLY: the server holds these keys)",
         f"    STARK private key  {identity.stark_private_key:#x}",
         f"    STARK public key   {identity.stark_public_key:#x}",

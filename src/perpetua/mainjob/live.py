@@ -24,6 +24,7 @@ from perpetua.api.exchange import Exchange
 from perpetua.core.commands import (
     Command,
     CreateAccount,
+    DepositCollateral,
     MarketOraclePrices,
     OraclePricesTick,
 )
@@ -31,6 +32,7 @@ from perpetua.core.events import Event, FundingPaid, FundingRateUpdated, OrderFi
 from perpetua.core.markets import ExchangeConfig, Market, dev_oracle_keys
 from perpetua.core.oracle import sign_market_prices
 from perpetua.core.quantities import NS_PER_S
+from perpetua.mainjob.settlement import Settlement
 from perpetua.sim.candles import Candle
 from perpetua.sim.demo_market import DEMO_ACCOUNT, DemoMarket, DemoSettings
 from perpetua.store.journal import JournalRecord
@@ -178,8 +180,9 @@ class LiveMarket:
     """Drives the demo participants, the oracle and funding through one ``Exchange``."""
 
     def __init__(self, ex: Exchange, candles: list[Candle], settings: DemoSettings, speed: float,
-                 demo_meta: dict[str, Any]) -> None:
+                 demo_meta: dict[str, Any], settlement: Settlement | None = None) -> None:
         self.ex = ex
+        self.settlement = settlement
         self.speed = speed
         self.settings = settings
         self.demo_meta = demo_meta
@@ -207,7 +210,13 @@ class LiveMarket:
     async def start(self) -> None:
         # the genesis first, so that the demo account exists before the server answers anyone
         self.demo.started = True
-        await self.submit(self.demo.genesis())
+        genesis = self.demo.genesis()
+        deposits = [c for c in genesis if isinstance(c, DepositCollateral)]
+        if self.settlement is None:
+            await self.submit(genesis)
+        else:  # deposits go through L1: the participants deposit there, the operator credits them here
+            await self.submit([c for c in genesis if not isinstance(c, DepositCollateral)])
+            self.settlement.start([(c.position_id, c.amount) for c in deposits])
         self._tasks = [asyncio.create_task(self._replay(), name="demo-market"),
                        asyncio.create_task(self._sample_prices(), name="price-samples")]
 
@@ -222,6 +231,12 @@ class LiveMarket:
     async def _replay(self) -> None:
         demo = self.demo
         delay = CANDLE_S / self.speed if self.speed > 0 else 0.0
+        try:
+            if self.settlement is not None and not await self.settlement.wait_funded():
+                log.warning("L1 deposits were not credited: crediting the demo participants directly")
+                await self.submit([DepositCollateral(0, pid, amount) for pid, amount in self.settlement.genesis_deposits])
+        except asyncio.CancelledError:
+            raise
         started = time.monotonic()
         n = 0
         try:

@@ -155,6 +155,21 @@ def get_chart(request: Request, market: str = "BTC-USD") -> dict[str, Any]:
     }
 
 
+# -- settlement on L1 -------------------------------------------------------------------------------
+
+
+@router.get("/settlement")
+def get_settlement(request: Request) -> dict[str, Any]:
+    """The L1 settlement view (``perpetua.chain.view.settlement_view`` plus the loop's status), as
+    the settlement thread last published it (the route never touches the EVM)."""
+    settlement = getattr(request.app.state, "settlement", None)
+    if settlement is None:
+        return {"enabled": False, "status": "off", "stoppedReason": "the L1 is off (perpetua up --no-l1)",
+                "rollup": None, "l1": None}
+    snapshot: dict[str, Any] = settlement.snapshot
+    return snapshot
+
+
 # -- the demo account's orders -----------------------------------------------------------------------
 
 
