@@ -33,7 +33,7 @@ def test_stress_run_and_sweep_commands(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["stress", "run", "gap-30", "--set", "agents.traders=10"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["scenario"] == "gap-30" and metrics["conservation_violations"] == 0
-    assert main(["stress", "sweep", "gap-30", "--grid", "agents.traders=10", "margin.imf=0.04,0.06",
+    assert main(["stress", "sweep", "gap-30", "--grid", "agents.traders=10", "margin.imf=0.04,0.06", "batch_interval=0,60",
                  "--engine", "process", "--workers", "1", "--out", str(tmp_path)]) == 0
-    assert "2 runs" in capsys.readouterr().out
+    assert "4 runs" in capsys.readouterr().out
     assert (tmp_path / "sweep.parquet").exists() and (tmp_path / "report.html").exists()

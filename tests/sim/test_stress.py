@@ -103,3 +103,24 @@ def test_exchange_overrides_are_validated() -> None:
     assert s.exchange == {"socialized_loss": "true"}
     with pytest.raises(ValueError, match="no such exchange setting"):
         run_scenario(small("gap-30"), {"exchange.bogus": 1})  # type: ignore[arg-type]
+
+
+def test_keepers_compete_and_batch_boundaries_delay_liquidation() -> None:
+    s = small("gap-30")
+    auto = run_scenario(s)  # type: ignore[arg-type]
+    every_tick = run_scenario(s, {"batch_interval": 0})  # type: ignore[arg-type]
+    batched = run_scenario(s, {"batch_interval": 120})  # type: ignore[arg-type]
+    assert (auto["settlement"], every_tick["settlement"], batched["batch_interval_s"]) == ("auto", "keepers", 120)
+    for m in (auto, every_tick, batched):
+        assert m["conservation_violations"] == 0 and m["still_liquidatable"] == 0
+        assert m["insurance_fund_min"] >= 0
+    # Keepers race for each account: one Liquidate wins, the others are refused.
+    assert every_tick["keeper_liquidations"] > 0 and every_tick["keeper_attempts_lost"] > 0
+    assert sum(every_tick["keeper_wins"].values()) == every_tick["keeper_liquidations"]
+    # Liquidations only every two minutes: breach-to-liquidation grows from about a tick to tens of
+    # seconds, and accounts slide past bankruptcy before anyone may act (the backstop takes them).
+    assert every_tick["breach_to_liquidation_max_s"] < 16 < batched["breach_to_liquidation_mean_s"]
+    assert batched["backstop_liquidations"] > every_tick["backstop_liquidations"]
+    assert run_scenario(s, {"batch_interval": 120}) == batched  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"settlement\.mode"):
+        run_scenario(s, {"settlement.mode": "sometimes"})  # type: ignore[arg-type]

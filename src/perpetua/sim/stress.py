@@ -39,16 +39,21 @@ from perpetua.core.commands import (
     Command,
     CreateAccount,
     DepositCollateral,
+    Liquidate,
     OraclePricesTick,
     PlaceOrder,
 )
-from perpetua.core.events import Event
+from perpetua.core.events import Event, LiquidationFilled
+from perpetua.core.liquidation import bankruptcy_collateral
 from perpetua.core.markets import ExchangeConfig, Market, dev_oracle_keys, load_config
 from perpetua.core.oracle import sign_market_prices
 from perpetua.core.orders import OrderType, TimeInForce
 from perpetua.core.quantities import COLLATERAL_RESOLUTION, PPM, to_integer_units
 from perpetua.core.risk import account_totals
 from perpetua.core.sequencer import Sequencer
+from perpetua.crypto.keys import private_key_from_seed, public_key
+from perpetua.crypto.messages import LimitOrder, hash_limit_order
+from perpetua.crypto.signatures import sign
 from perpetua.sim.marketdata import Bar, Scale, load
 
 S = 10**9
@@ -57,6 +62,9 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 TRADER_IDS_FROM = 10_000
 OPENING_TICKS = 8
 MAKER_IDS_FROM = 5_000
+KEEPER_IDS_FROM = 7_000
+BACKSTOP_ID = 7_999
+KEEPER_EXPIRATION_HOURS = 10**6
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,10 @@ class Scenario:
     """Collateral deposited into the insurance fund before the run."""
     exchange: dict[str, Any] = field(default_factory=dict)
     """Exchange-wide overrides by ``ExchangeConfig`` field (e.g. ``socialized_loss = true``)."""
+    settlement: dict[str, Any] = field(default_factory=dict)
+    """``mode = "auto"`` (the exchange liquidates on every price move, the default) or ``"keepers"``
+    (``auto_liquidate`` off: keeper agents liquidate with signed ``Liquidate`` commands, only at batch
+    boundaries every ``batch_interval_s`` seconds; 0 = at every oracle tick)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -93,6 +105,7 @@ def load_scenario(path: str | Path) -> Scenario:
         market=doc.get("market", {}),
         insurance_fund_usd=int(doc.get("insurance_fund_usd", 0)),
         exchange=doc.get("exchange", {}),
+        settlement=doc.get("settlement", {}),
     )
 
 
@@ -107,7 +120,8 @@ _GRID_KEYS = {
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
     """Apply sweep parameters: ``margin.imf`` / ``margin.mmf`` / any market field name (as in the
     config file), ``fund`` (insurance fund USDC), ``agents.<name>``, ``liquidity.<name>``,
-    ``exchange.<ExchangeConfig field>`` (e.g. ``exchange.socialized_loss``), ``seed``."""
+    ``exchange.<ExchangeConfig field>`` (e.g. ``exchange.socialized_loss``), ``seed``,
+    ``batch_interval`` (seconds; turns on keeper settlement) and ``settlement.<name>``."""
     s = scenario
     for key, value in overrides.items():
         if key == "fund":
@@ -118,6 +132,10 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario
             s = dataclasses.replace(s, agents={**s.agents, key[7:]: value})
         elif key.startswith("liquidity."):
             s = dataclasses.replace(s, liquidity={**s.liquidity, key[10:]: value})
+        elif key in ("batch_interval", "batch_interval_s"):
+            s = dataclasses.replace(s, settlement={"mode": "keepers", **s.settlement, "batch_interval_s": int(value)})
+        elif key.startswith("settlement."):
+            s = dataclasses.replace(s, settlement={**s.settlement, key[11:]: value})
         elif key.startswith("exchange."):
             s = dataclasses.replace(s, exchange={**s.exchange, key[9:]: value})
         else:
@@ -142,6 +160,11 @@ def _exchange_overrides(base: ExchangeConfig, scenario: Scenario) -> ExchangeCon
 def _market_config(base: ExchangeConfig, scenario: Scenario) -> ExchangeConfig:
     """The base configuration with the scenario's overrides (same validation as the loader)."""
     base = _exchange_overrides(base, scenario)
+    mode = scenario.settlement.get("mode", "auto")
+    if mode not in ("auto", "keepers"):
+        raise ValueError(f"settlement.mode {mode!r}: expected 'auto' or 'keepers'")
+    if mode == "keepers":
+        base = dataclasses.replace(base, auto_liquidate=False)
     if not scenario.market:
         return base
     from perpetua.core.markets import check_market
@@ -221,6 +244,13 @@ class _Metrics:
     breach_ns: dict[int, int] = field(default_factory=dict)
     liquidated_ns: dict[int, int] = field(default_factory=dict)
     rejected: int = 0
+    keeper_liquidations: int = 0
+    keeper_attempts_lost: int = 0
+    """Keeper ``Liquidate`` commands refused because another keeper got there first (or the account
+    was no longer liquidatable)."""
+    backstop_liquidations: int = 0
+    keeper_wins: dict[int, int] = field(default_factory=dict)
+    boundaries: int = 0
 
 
 class StressRun:
@@ -253,6 +283,18 @@ class StressRun:
         self.widen_factor = int(liq.get("widen_factor", 3))
         self.withdraw_at_minute = int(liq.get("withdraw_at_minute", -1))
         self.withdraw_pct = int(liq.get("withdraw_pct", 0))
+        st = scenario.settlement
+        self.keepers_mode = st.get("mode", "auto") == "keepers"
+        self.batch_interval_ns = int(st.get("batch_interval_s", 0)) * S
+        self.n_keepers = int(a.get("keepers", 3))
+        discounts = a.get("keeper_discount_bps", [20, 50, 100])
+        self.keeper_discount_bps = [int(discounts[k % len(discounts)]) for k in range(self.n_keepers)]
+        self.keeper_usd = int(a.get("keeper_collateral_usd", 5_000_000))
+        self._keeper_keys = {KEEPER_IDS_FROM + k: private_key_from_seed(f"keeper-{k}".encode())
+                             for k in range(self.n_keepers)}
+        self._keeper_keys[BACKSTOP_ID] = private_key_from_seed(b"backstop")
+        self._nonce = 0
+        self._last_boundary = -1
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -335,6 +377,90 @@ class StressRun:
             worst = price * (PPM + side * 20_000) // PPM // m.tick_size * m.tick_size
             self.submit(self._order(pid, side, size, worst, OrderType.MARKET, TimeInForce.IOC))
 
+    # -- keepers ---------------------------------------------------------------------------------
+
+    def _liquidate_order(self, keeper: int, target: int, size: int, amount_collateral: int, buying: bool) -> Liquidate:
+        """A keeper's signed StarkEx limit order for ``size`` of ``target``'s position, as a command."""
+        m = self.market
+        self._nonce += 1
+        msg = LimitOrder(m.synthetic_asset_id, self.config.collateral_asset_id, self.config.collateral_asset_id, buying,
+                         size, amount_collateral, 0, self._nonce, keeper, KEEPER_EXPIRATION_HOURS)
+        sig = sign(self._keeper_keys[keeper], hash_limit_order(msg))
+        return Liquidate(self._now(), keeper, target, m.market_id, buying, size, amount_collateral, 0, self._nonce,
+                         KEEPER_EXPIRATION_HOURS, sig.r, sig.s, size)
+
+    def _keeper_price(self, keeper: int, target: int) -> tuple[int, int, bool] | None:
+        """(size, collateral, buying) the keeper offers for the whole position, or None when it would
+        lose money (only the backstop takes an account past bankruptcy, at its bankruptcy price)."""
+        state, m = self.seq.state, self.market
+        held = state.accounts[target].size(m.market_id)
+        if held == 0:
+            return None
+        size, buying = abs(held), held > 0  # the keeper takes the position over: buys a long
+        oracle = state.oracle_prices[m.market_id]
+        fair = size * oracle // m.resolution
+        bankrupt = bankruptcy_collateral(state, state.accounts[target], m.market_id, -held)
+        if keeper == BACKSTOP_ID:
+            discount = 0
+        else:
+            discount = self.keeper_discount_bps[keeper - KEEPER_IDS_FROM]
+        if buying:  # pays ``amount`` for the long: at least the bankruptcy amount
+            amount = max(fair * (10_000 - discount) // 10_000, bankrupt)
+            if amount > fair and keeper != BACKSTOP_ID:
+                return None
+        else:  # receives ``amount`` for taking the short: at most minus the bankruptcy amount
+            amount = min(fair * (10_000 + discount) // 10_000, -bankrupt)
+            if amount < fair and keeper != BACKSTOP_ID:
+                return None
+        return (size, amount, buying) if amount > 0 else None
+
+    def _keepers_act(self) -> None:
+        """A batch boundary: every liquidatable account is contested by the keepers in a seeded random
+        order (who sees the batch first); the first valid ``Liquidate`` wins, later ones are refused.
+        An account no keeper will take (past bankruptcy) goes to the backstop. Each winner then
+        unwinds its new position on the book with a reduce-only IOC."""
+        state, m = self.seq.state, self.market
+        self.metrics.boundaries += 1
+        for target in state.liquidatable_accounts():
+            if target in self._keeper_keys:
+                continue
+            order = [KEEPER_IDS_FROM + k for k in range(self.n_keepers)]
+            self.rng.shuffle(order)
+            # Every keeper prices the account from the same state and sends its order; the sequencer
+            # takes them in arrival order, so the first wins and the rest are refused.
+            offers = [(k, o) for k in order if (o := self._keeper_price(k, target)) is not None]
+            if not offers:
+                offer = self._keeper_price(BACKSTOP_ID, target)
+                offers = [(BACKSTOP_ID, offer)] if offer is not None else []
+            won = None
+            for keeper, offer in offers:
+                events = self.submit(self._liquidate_order(keeper, target, *offer))
+                if any(isinstance(e, LiquidationFilled) for e in events):
+                    won = keeper if won is None else won
+                else:
+                    self.metrics.keeper_attempts_lost += 1
+            if won is None:
+                continue
+            if won == BACKSTOP_ID:
+                self.metrics.backstop_liquidations += 1
+            else:
+                self.metrics.keeper_liquidations += 1
+                self.metrics.keeper_wins[won] = self.metrics.keeper_wins.get(won, 0) + 1
+            held = state.accounts[won].size(m.market_id)
+            if held:
+                oracle = state.oracle_prices[m.market_id]
+                side = -1 if held > 0 else 1
+                worst = oracle * (PPM + side * 50_000) // PPM // m.tick_size * m.tick_size
+                self._cid += 1
+                self.submit(PlaceOrder(self._now(), won, m.market_id, side, OrderType.MARKET, TimeInForce.IOC,
+                                       abs(held), max(m.tick_size, worst), f"k{self._cid}", reduce_only=True))
+
+    def _boundary_due(self) -> bool:
+        if self._last_boundary < 0 or self._t - self._last_boundary >= self.batch_interval_ns:
+            self._last_boundary = self._t
+            return True
+        return False
+
     def _observe(self, next_price: int) -> None:
         """Record the fund, and each trader's first maintenance breach at the price about to be
         published (before the tick, so a liquidation in the same command still counts the breach)."""
@@ -360,6 +486,10 @@ class StressRun:
         for k in range(self.n_makers):
             setup += [CreateAccount(self._now(), MAKER_IDS_FROM + k, 0x7000 + k),
                       DepositCollateral(self._now(), MAKER_IDS_FROM + k, 50_000_000 * usd)]
+        if self.keepers_mode:
+            for pid, key in self._keeper_keys.items():
+                setup += [CreateAccount(self._now(), pid, public_key(key)),
+                          DepositCollateral(self._now(), pid, self.keeper_usd * usd)]
         for i in range(self.n_traders):
             setup += [CreateAccount(self._now(), TRADER_IDS_FROM + i, 0x9000 + i),
                       DepositCollateral(self._now(), TRADER_IDS_FROM + i, self.trader_usd * usd)]
@@ -381,6 +511,8 @@ class StressRun:
             if not stale:
                 self._observe(price)
                 self._tick(price, rogue)
+                if self.keepers_mode and j >= OPENING_TICKS and self._boundary_due():
+                    self._keepers_act()
             back = prices[max(0, j - 4)]
             moved_bps = abs(price - back) * 10_000 // back
             self._quote(price, minute, moved_bps)
@@ -416,6 +548,12 @@ class StressRun:
             "bad_debt": bad_debt,
             "breach_to_liquidation_mean_s": (sum(delays) / len(delays) / S) if delays else None,
             "breach_to_liquidation_max_s": (max(delays) / S) if delays else None,
+            "settlement": "keepers" if self.keepers_mode else "auto",
+            "batch_interval_s": self.batch_interval_ns // S if self.keepers_mode else None,
+            "keeper_liquidations": m.keeper_liquidations,
+            "backstop_liquidations": m.backstop_liquidations,
+            "keeper_attempts_lost": m.keeper_attempts_lost,
+            "keeper_wins": {str(k): v for k, v in sorted(m.keeper_wins.items())},
             "conservation_violations": m.conservation_violations,
             "commands": m.commands,
             "rejected": m.rejected,
