@@ -43,7 +43,10 @@ def backtest_report(result: PlaybackResult, title: str) -> str:
                         "Funding (USDC): payments and running net", "Margin ratio (%)"),
     )
     fig.add_trace(go.Scatter(x=when, y=series("oracle"), name="oracle", line={"color": "#444"}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=when, y=series("liquidation_price"), name="liquidation price",
+    # A liquidation price more than 50% from the oracle (a tiny position) would flatten the chart.
+    liq_px = [None if lp is None or px is None or not 0.5 * px <= lp <= 1.5 * px else lp
+              for lp, px in zip(series("liquidation_price"), series("oracle"), strict=True)]
+    fig.add_trace(go.Scatter(x=when, y=liq_px, name="liquidation price (within 50%)",
                              line={"color": "#d62728", "dash": "dot"}), row=1, col=1)
     for side, kind, label, symbol, color in (
         (1, "entry", "buy (entry)", "triangle-up", "#2ca02c"), (-1, "entry", "sell (entry)", "triangle-down", "#d62728"),
@@ -89,5 +92,5 @@ def backtest_report(result: PlaybackResult, title: str) -> str:
     t = html.escape(title)
     return ("<!doctype html><html><head><meta charset='utf-8'><title>" + t + "</title></head>"
             "<body style='font-family:sans-serif;margin:16px'><h1>" + t + "</h1>"
-            "<table cellpadding=2>" + summary + "</table>"
+            "<table cellpadding=2 style='font-size:13px'>" + summary + "</table>"
             + fig.to_html(full_html=False, include_plotlyjs="inline") + liquidations + "</body></html>")
