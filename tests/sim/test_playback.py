@@ -176,8 +176,11 @@ def test_a_liquidation_of_the_strategy_is_reported_row_by_row(tmp_path: Path) ->
     settings = PlaybackSettings(strategy_collateral=usd(10_000), makers=CandleMakers(levels=3, spread_bps=2, volume_fraction_ppm=50_000))
     result = Playback(CONFIG, AllIn(), settings).run(bars(40000, 40000, 39000, 38000, 36000, 34000, 34000))
     kinds = [r["kind"] for r in result.liquidations]
-    # The sweep through 36,000 leaves the account bankrupt: the core deleverages it against the tape.
-    assert kinds == ["deleveraged", "liquidated"]
+    # The fall to 38,000 puts the 12x long below maintenance: the liquidation engine sells its 3 BTC into
+    # the background makers' bids (37,993) with the 1% penalty (1,139.79 USDC) to the insurance fund.
+    assert kinds == ["liquidation_fill", "liquidated"]
+    fill = result.liquidations[0]
+    assert (fill["size"], fill["price"], fill["penalty"]) == (-3 * 10**10, usd(37993), 1_139_790_000)
     assert result.summary()["liquidations"] == kinds.count("liquidated") >= 1
     assert any(t["source"] != "order" or t["kind"] == "exit" for t in result.trades)
     last = result.samples[-1]

@@ -338,6 +338,10 @@ class Playback:
         self._next_sample = 0
         self._book: dict[int, dict[int, list[int]]] = {1: {}, -1: {}}
         """Replicator: side -> price -> its order ids at that level (oldest first)."""
+        self._maker = MAKER_ACCOUNT
+        self._tape = TAPE_ACCOUNT
+        self._next_background_id = 100_000
+        """Background accounts that take over from a maker or tape account near its position limit."""
         self._started = False
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -494,16 +498,35 @@ class Playback:
                 sweep = sum(opposite.levels[p].size for p in opposite.prices_from_best(price))
                 sweep = -(-sweep // m.step_size) * m.step_size
                 if sweep >= m.min_order_size:
-                    self.submit(PlaceOrder(self.now(), TAPE_ACCOUNT, mid, side, OrderType.LIMIT, TimeInForce.IOC,
+                    self.submit(PlaceOrder(self.now(), self._tape, mid, side, OrderType.LIMIT, TimeInForce.IOC,
                                            sweep, price, f"sw{self._t}"))
-            self.submit(CancelAllOrders(self.now(), MAKER_ACCOUNT, mid))
+            self.submit(CancelAllOrders(self.now(), self._maker, mid))
             for level in range(1, mk.levels + 1):
                 step = max(m.tick_size, price * mk.spread_bps * level // 10_000 // m.tick_size * m.tick_size)
                 for side in (1, -1):
-                    self.submit(PlaceOrder(self.now(), MAKER_ACCOUNT, mid, side, OrderType.LIMIT, TimeInForce.GTT,
+                    self.submit(PlaceOrder(self.now(), self._maker, mid, side, OrderType.LIMIT, TimeInForce.GTT,
                                            level_size, price - side * step, f"mk{self._t}", post_only=True))
             self._sample()
+        self._rotate_full_accounts()
         self.strategy.on_bar(self.ctx, bar)
+
+    def _rotate_full_accounts(self) -> None:
+        """Background makers and the tape absorb one-way flow. Before either reaches half the
+        market's maximum position (where the order-margin check would refuse its orders and one side
+        of the book would vanish), it hands over to a fresh account; the old one keeps its position."""
+        mid, limit = self.market.market_id, self.market.max_position_size // 2
+        accounts = self.sequencer.state.accounts
+        for role in ("_maker", "_tape"):
+            pid = getattr(self, role)
+            if abs(accounts[pid].size(mid)) <= limit:
+                continue
+            self._next_background_id += 1
+            fresh = self._next_background_id
+            if role == "_maker":
+                self.submit(CancelAllOrders(self.now(), pid, mid))
+            self.submit(CreateAccount(self.now(), fresh, 0x5EED + fresh))
+            self.submit(DepositCollateral(self.now(), fresh, _BIG_COLLATERAL))
+            setattr(self, role, fresh)
 
     def _set_level(self, side: int, price: int, size: int) -> None:
         """Mirror one recorded level: grow at the back of the queue, shrink from the back."""
@@ -559,7 +582,7 @@ class Playback:
             self._set_oracle(price)
         size = trade.size // m.step_size * m.step_size
         if size >= m.min_order_size and trade.aggressor != 0:
-            self.submit(PlaceOrder(self.now(), TAPE_ACCOUNT, m.market_id, trade.aggressor, OrderType.LIMIT,
+            self.submit(PlaceOrder(self.now(), self._tape, m.market_id, trade.aggressor, OrderType.LIMIT,
                                    TimeInForce.IOC, size, price, f"tp{self._t}"))
         self._sample()
         self.strategy.on_trade(self.ctx, trade)
