@@ -98,6 +98,19 @@ def test_january_2022_crash_replay_at_10x_average_leverage() -> None:
     print({k: (adl[k], social[k]) for k in ("liquidation_events", "deleverage_events", "insurance_fund_min", "bad_debt")})
 
 
+@pytest.mark.slow
+def test_deleveraging_and_socialized_loss_compared_on_an_instant_30_percent_gap() -> None:
+    adl = run_scenario("gap-30-instant")
+    social = run_scenario("gap-30-instant", {"exchange.socialized_loss": True})
+    for m in (adl, social):
+        assert m["conservation_violations"] == 0 and m["insurance_fund_min"] >= 0 and m["still_liquidatable"] == 0
+    # With an empty fund and a true gap, the default mode deleverages what the book cannot take at the
+    # bankruptcy price; socialized mode lets fills below bankruptcy through and charges the loss to the
+    # other side instead, so it deleverages less.
+    assert adl["deleverage_events"] > social["deleverage_events"]
+    print({k: (adl[k], social[k]) for k in ("liquidation_events", "deleverage_events", "bad_debt")})
+
+
 def test_exchange_overrides_are_validated() -> None:
     s = with_overrides(load_scenario("gap-30"), {"exchange.socialized_loss": "true"})
     assert s.exchange == {"socialized_loss": "true"}

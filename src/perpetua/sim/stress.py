@@ -14,7 +14,7 @@ signed oracle ticks every 15 s (development signers), and returns metrics:
 - accounts still liquidatable at the end.
 
 Price paths: ``recorded`` (a minute-candle file, e.g. the January 2022 crash) or ``gap`` (a move of
-``gap_pct`` over ``gap_minutes`` after ``pre_minutes``). Oracle faults: ``stale`` (no ticks for a
+``gap_pct`` over ``gap_minutes`` — or ``gap_ticks`` 15 s ticks — after ``pre_minutes``). Oracle faults: ``stale`` (no ticks for a
 while: the market degrades, nothing is liquidated on a stale price) and ``rogue_signer`` (one signer
 pushes its price far away: the quorum median must hold). Liquidity: makers' depth cut by a fraction
 from a given minute; makers also widen (``widen_factor``) when the last minute moved more than
@@ -222,7 +222,7 @@ def price_path(scenario: Scenario, market: Market) -> list[int]:
             price += price * rng.randint(-5, 5) // 10_000  # a few basis points of noise
             prices.append(price)
         target = price + price * gap_ppm // PPM
-        steps = gap_min * 4
+        steps = int(spec.get("gap_ticks", gap_min * 4))  # a single tick is a true gap: no price in between
         base = price
         for i in range(1, steps + 1):
             prices.append(base + (target - base) * i // steps)
@@ -508,14 +508,19 @@ class StressRun:
             stale = any(f.get("kind") == "stale" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"] for f in faults)
             rogue = next((to_integer_units(str(f.get("push_pct", "50")), PPM // 100, "push_pct") for f in faults
                           if f.get("kind") == "rogue_signer" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"]), 0)
+            back = prices[max(0, j - 4)]
+            moved_bps = abs(price - back) * 10_000 // back
+            # Makers see the market move before the oracle's signed tick arrives: they requote first,
+            # so liquidations triggered by the tick trade against the new book, not stale quotes.
+            if j > 0:
+                self._quote(price, minute, moved_bps)
             if not stale:
                 self._observe(price)
                 self._tick(price, rogue)
                 if self.keepers_mode and j >= OPENING_TICKS and self._boundary_due():
                     self._keepers_act()
-            back = prices[max(0, j - 4)]
-            moved_bps = abs(price - back) * 10_000 // back
-            self._quote(price, minute, moved_bps)
+            if j == 0:
+                self._quote(price, minute, moved_bps)
             if j < OPENING_TICKS:
                 self._open_traders(price, j, OPENING_TICKS)
             if j == OPENING_TICKS - 1:
