@@ -116,7 +116,7 @@ def banner(opts: UpOptions, identity: DemoIdentity, candles: int) -> str:
         f"  API          {url}v3/markets   (OpenAPI: {url}docs, WebSocket: ws://{opts.host}:{opts.port}/v3/ws)",
         f"  Data         {Path(opts.data_dir).resolve()} (SQLite journal, fresh each run)",
         f"  Market       BTC-USD replaying {candles} recorded one-minute candles at {speed}",
-        (f"  L1           Vyper contracts in-process (titanoboa), rollup batches; settlement view {url}#settlement"
+        (f"  L1           Vyper contracts in-process (titanoboa), rollup batches; settlement view {url}settlement"
          if opts.l1 else "  L1           off (--no-l1)"),
         f"  Demo account position id {identity.position_id} (DEVELOPMENT ONLY: the server holds these keys)",
         f"    STARK private key  {identity.stark_private_key:#x}",

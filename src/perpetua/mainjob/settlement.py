@@ -382,10 +382,10 @@ class Settlement:
         started = time.monotonic()
         if op.is_frozen():
             raise CannotFollow("the exchange is frozen on L1: no state update is accepted any more")
+        chain = op.chain
+        chain.advance_time(max(0, int(time.time()) - chain.now()))  # L1's clock follows the wall clock
         self._claim_withdrawals()
         batch = follower.cut()
-        chain = op.chain
-        chain.advance_time(max(0, int(time.time()) - chain.now()))
         l1_batch = from_rollup(batch)
         try:
             receipt = op.submit_batch(l1_batch)

@@ -1,4 +1,5 @@
-"""Serving the dashboard: ``/`` is the page, ``/static/*`` its assets, ``/static/vendor/plotly.min.js``
+"""Serving the dashboard: ``/`` is the page, ``/settlement`` the settlement view alone (the same panel
+as the dashboard's, reading ``/mainjob/settlement``), ``/static/*`` their assets, ``/static/vendor/plotly.min.js``
 the Plotly bundle shipped inside the installed ``plotly`` Python package. Nothing is fetched from
 the network at run time."""
 
@@ -33,9 +34,13 @@ def mount_dashboard(app: Starlette) -> None:
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def settlement(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "settlement.html", headers={"Cache-Control": "no-cache"})
+
     async def plotly_js(request: Request) -> Response:
         return FileResponse(bundle, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     app.add_route("/", index, methods=["GET"], include_in_schema=False)
+    app.add_route("/settlement", settlement, methods=["GET"], include_in_schema=False)
     app.add_route("/static/vendor/plotly.min.js", plotly_js, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
