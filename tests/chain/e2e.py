@@ -76,6 +76,9 @@ class World:
     t_ns: int = (NOW_S + 60) * NS
     fills: int = 0
     funding_ticks: int = 0
+    liquidation_fills: int = 0
+    deleverages: int = 0
+    prices: dict[str, int] = field(default_factory=lambda: dict(PRICES))
 
     def __post_init__(self) -> None:
         self.chain = BoaChain(start_timestamp=NOW_S)
@@ -117,10 +120,9 @@ class World:
 
     def run(self, command: Any) -> list[Any]:
         """One core command at the next millisecond; its events go through the adapter into the
-        rollup (a liquidation would raise `UnmappedEvent`: the flows avoid them)."""
+        rollup (liquidations included: `LiquidationClose`, `SocializedLoss`)."""
         self.t_ns += 1_000_000
         events = self.seq.apply(command(self.t_ns))
-        assert not any(isinstance(e, LiquidationFilled | PositionDeleveraged) for e in events)
         for tx in self.adapter.transactions(events):
             self.batcher.submit(tx)
         for e in events:
@@ -128,6 +130,8 @@ class World:
                 self.op.note_withdrawal_request(key(e.position_id), e.position_id, e.amount, self.now_s)
             self.fills += isinstance(e, OrderFilled)
             self.funding_ticks += isinstance(e, FundingRateUpdated)
+            self.liquidation_fills += isinstance(e, LiquidationFilled)
+            self.deleverages += isinstance(e, PositionDeleveraged)
         return events
 
     def advance(self, seconds: int) -> None:
@@ -148,8 +152,8 @@ class World:
     def hour(self) -> None:
         """An hour passes: fresh oracle prices (unchanged), premium samples, a funding tick."""
         self.advance(3_600)
-        for mid in sorted(PRICES):
-            self.run(lambda ts, mid=mid: SetOraclePrice(ts, mid, PRICES[mid]))
+        for mid in sorted(self.prices):
+            self.run(lambda ts, mid=mid: SetOraclePrice(ts, mid, self.prices[mid]))
             self.run(lambda ts, mid=mid: SampleFundingPremium(ts, mid))
         self.run(lambda ts: FundingTick(ts))
 
@@ -157,7 +161,7 @@ class World:
         for i in range(steps):
             pid = rng.choice(pids)
             market = rng.choice([BTC, ETH])
-            mid = PRICES[market.market_id]
+            mid = self.prices[market.market_id]
             price = mid + rng.randrange(-20, 21) * market.tick_size * (10 if market is BTC else 100)
             size = rng.randrange(1, 20) * market.min_order_size
             side = rng.choice([1, -1])
@@ -216,3 +220,50 @@ def standard_flow(w: World, seed: int = 1, n_accounts: int = 6, steps: int = 60)
     w.hour()
     w.commit()
     return pids
+
+
+LEVERED = 20
+"""The position the crash liquidates."""
+
+
+def crash_flow(w: World, seed: int = 3) -> list[int]:
+    """A leveraged long (10x) on BTC, bids resting above its bankruptcy price, then the oracle drops
+    7.5%: the sequencer liquidates it on L2 (auto liquidation: the close fills against the book, the
+    penalty goes to the insurance fund); trading and funding go on; batches after every step."""
+    rng = random.Random(seed)
+    makers = [3, 4, 5, 6]
+    for pid in makers:
+        w.open_account(pid, rng.randrange(40_000, 60_000) * USD)
+    w.open_account(LEVERED, 2_000 * USD)
+    w.commit()
+    btc = BTC.market_id
+
+    def order(pid: int, side: int, size_milli: int, price_usd: int, cid: str, tif: TimeInForce = TimeInForce.GTT) -> list[Any]:
+        return w.run(lambda ts: PlaceOrder(ts, pid, btc, side, OrderType.LIMIT, tif, size_milli * BTC.resolution // 1_000,
+                                           price_usd * USD, cid))
+
+    order(3, -1, 500, 40_000, "ask")
+    fills = [e for e in order(LEVERED, 1, 500, 40_000, "long", TimeInForce.IOC) if isinstance(e, OrderFilled)]
+    assert fills, "the leveraged long must open"
+    order(4, 1, 300, 36_900, "bid-1")
+    order(5, 1, 300, 36_800, "bid-2")
+    w.trade_flow(rng, makers, 10)
+    w.hour()
+    w.commit()
+    fund_before = w.seq.state.insurance_fund.collateral
+    liquidations_before = w.liquidation_fills
+    w.prices[btc] = 37_000 * USD
+    events = w.run(lambda ts: SetOraclePrice(ts, btc, w.prices[btc]))
+    liq = [e for e in events if isinstance(e, LiquidationFilled)]
+    assert liq and all(e.liquidated_position_id == LEVERED for e in liq), events
+    assert w.liquidation_fills > liquidations_before
+    assert w.seq.state.insurance_fund.collateral > fund_before, "the penalty goes to the fund"
+    assert sum(e.penalty for e in liq) > 0
+    w.commit()
+    w.trade_flow(rng, makers, 10)
+    w.hour()
+    w.withdraw_on_l2(makers[0], 300 * USD)
+    w.advance(600)
+    w.hour()
+    w.commit()
+    return [*makers, LEVERED]

@@ -1,10 +1,8 @@
 """End to end with the real core and rollup: L1 deposits credited on L2, trading and funding,
 rollup batches accepted on L1 (the L1 root is the rollup's positions root after every batch, the
 rollup's commitment and payload hash are what L1 bound), withdrawals claimable then claimed on L1;
-the settlement view; validium with the rollup's committee signatures.
-
-Liquidations are not covered: the adapter refused them while this was built (their mapping landed
-in the rollup as it ended); the flows keep leverage low and assert none happened.
+the settlement view; validium with the rollup's committee signatures; a price crash that
+liquidates on L2 (`crash_flow`) settled on L1 the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from perpetua.chain.batch import from_rollup
 from perpetua.chain.constants import DA_VALIDIUM
 from perpetua.chain.view import settlement_view
 
-from .e2e import USD, World, standard_flow
+from .e2e import LEVERED, USD, World, crash_flow, standard_flow
 
 
 def test_end_to_end_rollup_mode_deposits_trades_funding_withdrawals():
@@ -89,3 +87,24 @@ def test_end_to_end_validium_with_the_rollup_committee():
     assert w.op.state()["state_root"] == batch.new_roots[0]
     assert settlement_view(w.op)["batches"][0]["da_mode"] == "validium"
     w.traders[3].withdraw()
+
+
+def test_end_to_end_a_price_crash_liquidates_on_l2_and_settles_on_l1():
+    """Auto liquidation on L2 (the close fills against the book, penalty to the insurance fund), the
+    rollup's `LiquidationClose`, every batch accepted on L1 with the rollup's root (checked in
+    `World.commit`), balances equal, withdrawals claimable."""
+    w = World()
+    pids = crash_flow(w)
+    assert w.liquidation_fills >= 1
+    assert any(type(tx).__name__ == "LiquidationClose" for b in w.batches for tx in b.txs)
+    records = w.op.batches()
+    assert [r.new_root for r in records] == [b.new_roots[0] for b in w.batches]
+    state = w.batcher.state
+    for pid, acct in w.seq.state.accounts.items():
+        assert state.position(pid).collateral == acct.collateral, pid
+    assert state.position(LEVERED).collateral == w.seq.state.accounts[LEVERED].collateral
+    assert w.seq.state.accounts[LEVERED].size("BTC-USD") < 500 * 10**7, "the close reduced the long"
+    assert w.l1_held() == sum(p.collateral for _, p in state.positions.items())
+    (credited,) = settlement_view(w.op)["withdrawals"]
+    assert credited["position_id"] == pids[0] and credited["amount"] == 300 * USD
+    w.traders[pids[0]].withdraw()
