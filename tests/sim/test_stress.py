@@ -137,3 +137,20 @@ def test_keepers_compete_and_batch_boundaries_delay_liquidation() -> None:
     assert run_scenario(s, {"batch_interval": 120}) == batched  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"settlement\.mode"):
         run_scenario(s, {"settlement.mode": "sometimes"})  # type: ignore[arg-type]
+
+
+def test_a_correlated_crash_across_two_markets_liquidates_cross_margined_accounts() -> None:
+    m = run_scenario("correlated-crash")
+    assert m["markets"] == "BTC-USD,ETH-USD"
+    assert m["conservation_violations"] == 0 and m["insurance_fund_min"] >= 0
+    assert m["accounts_breached"] > 50 and m["liquidation_events"] > 0 and m["still_liquidatable"] == 0
+
+
+def test_a_funding_spike_makes_longs_pay_far_more() -> None:
+    spike = run_scenario("funding-spike")
+    calm = run_scenario(dataclasses.replace(load_scenario("funding-spike"), faults=()))
+    assert spike["conservation_violations"] == calm["conservation_violations"] == 0
+    # Makers leaning 0.5% above the index push the sampled premium up: the rate jumps from the
+    # interest alone to tens of times that, and the mostly-long traders pay accordingly.
+    assert spike["max_funding_rate_ppb"] > 20 * calm["max_funding_rate_ppb"] > 0
+    assert spike["funding_paid_by_traders"] > 10 * calm["funding_paid_by_traders"] > 0

@@ -20,6 +20,12 @@ pushes its price far away: the quorum median must hold). Liquidity: makers' dept
 from a given minute; makers also widen (``widen_factor``) when the last minute moved more than
 ``vol_threshold_bps``, and stop adding to inventory beyond ``inventory_limit``.
 
+Correlated markets: ``[path.companions]`` lists other markets with their starting prices; each
+moves ``beta`` times the main market's relative move, traders split their leverage over all of
+them (cross margin), makers quote each, and one signed tick carries every market. Funding runs on each
+market's cadence (premium samples, funding ticks); a ``funding_spike`` fault leans every maker's
+quotes ``premium_bps`` above the index for a while, so the premium and the funding rate spike.
+
 Deterministic: a scenario, its overrides and its seed give identical metrics.
 """
 
@@ -39,9 +45,11 @@ from perpetua.core.commands import (
     Command,
     CreateAccount,
     DepositCollateral,
+    FundingTick,
     Liquidate,
     OraclePricesTick,
     PlaceOrder,
+    SampleFundingPremium,
 )
 from perpetua.core.events import Event, LiquidationFilled
 from perpetua.core.liquidation import bankruptcy_collateral
@@ -251,6 +259,8 @@ class _Metrics:
     backstop_liquidations: int = 0
     keeper_wins: dict[int, int] = field(default_factory=dict)
     boundaries: int = 0
+    max_funding_rate_ppb: int = 0
+    funding_paid_by_traders: int = 0
 
 
 class StressRun:
@@ -295,6 +305,16 @@ class StressRun:
         self._keeper_keys[BACKSTOP_ID] = private_key_from_seed(b"backstop")
         self._nonce = 0
         self._last_boundary = -1
+        spec = scenario.path
+        self.companions: dict[str, int] = {
+            mid: to_integer_units(str(start), COLLATERAL_RESOLUTION, f"companions.{mid}")
+            for mid, start in sorted(spec.get("companions", {}).items())
+        }
+        """Markets that move with the main one (a correlated crash): market id -> starting price."""
+        self.beta_ppm = to_integer_units(str(spec.get("beta", "1")), PPM, "beta")
+        """Each companion's relative move as a multiple of the main market's."""
+        self.market_start = 0
+        self.starts: dict[str, int] = dict(self.companions)
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -320,30 +340,59 @@ class StressRun:
                     m.liquidated_ns[pid] = self._t
             elif "Deleverag" in name:
                 m.deleverage_events += 1
+            elif name == "FundingPaid" and getattr(e, "position_id", 0) >= TRADER_IDS_FROM:
+                m.funding_paid_by_traders -= int(getattr(e, "amount", 0))
         if self.seq.state.total_collateral() != self._total:
             m.conservation_violations += 1
         return events
 
     def _order(self, pid: int, side: int, size: int, price: int, otype: OrderType, tif: TimeInForce,
-               post_only: bool = False) -> PlaceOrder:
+               post_only: bool = False, market: Market | None = None) -> PlaceOrder:
         self._cid += 1
-        return PlaceOrder(self._now(), pid, self.market.market_id, side, otype, tif, size, price,
+        return PlaceOrder(self._now(), pid, (market or self.market).market_id, side, otype, tif, size, price,
                           f"x{self._cid}", post_only=post_only)
 
     # -- the run ---------------------------------------------------------------------------------
 
-    def _tick(self, price: int, rogue_push_ppm: int = 0) -> None:
-        # Every development signer signs, so a large move has the stronger quorum it needs.
-        prices = [price] * min(len(self.keys), max(self.market.oracle_quorum, self.market.oracle_strong_quorum))
-        if rogue_push_ppm:
-            prices[0] = price + price * rogue_push_ppm // PPM  # one signer far off: the median holds
+    def _tick(self, price: int, rogue_push_ppm: int = 0, companions: dict[str, int] | None = None) -> None:
+        """One signed tick for the main market and every companion market (correlated paths)."""
         ts = self._t // S + 1
         self._t = max(self._t, ts * S)
-        self.submit(OraclePricesTick(self._now(), (sign_market_prices(self.keys, self.market, prices, ts),)))
+        signed = []
+        for market, p in sorted([(self.market, price)] + [(self.config.markets[c], q) for c, q in (companions or {}).items()],
+                                key=lambda mp: mp[0].market_id):
+            # Every development signer signs, so a large move has the stronger quorum it needs.
+            prices = [p] * min(len(self.keys), max(market.oracle_quorum, market.oracle_strong_quorum))
+            if rogue_push_ppm:
+                prices[0] = p + p * rogue_push_ppm // PPM  # one signer far off: the median holds
+            signed.append(sign_market_prices(self.keys, market, prices, ts))
+        self.submit(OraclePricesTick(self._now(), tuple(signed)))
+        for market, _ in [(self.market, price)] + [(self.config.markets[c], q) for c, q in (companions or {}).items()]:
+            self._run_funding(market)
 
-    def _quote(self, price: int, minute: int, moved_bps: int) -> None:
-        m, mid = self.market, self.market.market_id
-        depth = self.level_size
+    def _run_funding(self, market: Market) -> None:
+        """Premium samples and funding ticks when the market's cadence makes them due."""
+        funding = self.seq.state.funding[market.market_id]
+        if not funding.started:
+            return
+        now = self._t
+        if not funding.last_sample_ns or now - funding.last_sample_ns >= market.premium_sample_interval_ns:
+            self.submit(SampleFundingPremium(self._now(), market.market_id))
+        if now - funding.last_tick_ns >= market.funding_interval_ns:
+            for e in self.submit(FundingTick(self._now(), market.market_id)):
+                rate = getattr(e, "rate_ppb", None)
+                if type(e).__name__ == "FundingRateUpdated" and isinstance(rate, int):
+                    self.metrics.max_funding_rate_ppb = max(self.metrics.max_funding_rate_ppb, abs(rate))
+
+    def _quote(self, price: int, minute: int, moved_bps: int, market: Market | None = None,
+               skew_bps: int = 0) -> None:
+        """Makers requote a ladder around ``price`` (shifted by ``skew_bps``: a funding spike when the
+        whole book leans above the index)."""
+        m = market or self.market
+        mid = m.market_id
+        depth = self.level_size if m is self.market else self.level_size * self.market_start // self.starts[mid] \
+            * m.resolution // self.market.resolution // m.step_size * m.step_size
+        price = (price + price * skew_bps // 10_000) // m.tick_size * m.tick_size
         if 0 <= self.withdraw_at_minute <= minute:
             depth = depth * (100 - self.withdraw_pct) // 100 // m.step_size * m.step_size
         spread = self.spread_bps * (self.widen_factor if moved_bps > self.vol_threshold_bps else 1)
@@ -359,23 +408,26 @@ class StressRun:
                 for side in (1, -1):
                     if side * inventory >= self.inventory_limit:
                         continue  # at the limit: only quote the side that reduces inventory
-                    self.submit(self._order(pid, side, depth, price - side * step, OrderType.LIMIT, TimeInForce.GTT, True))
+                    self.submit(self._order(pid, side, depth, price - side * step, OrderType.LIMIT, TimeInForce.GTT, True, m))
 
-    def _open_traders(self, price: int, batch: int, batches: int) -> None:
+    def _open_traders(self, prices: dict[str, int], batch: int, batches: int) -> None:
         """Traders open their positions over the first ticks (batch ``batch`` of ``batches``), so the
-        makers' ladder refills between them."""
-        m = self.market
-        max_leverage = PPM / m.initial_margin_ppm * 0.95
+        makers' ladder refills between them; with companion markets the leverage is split evenly
+        over the markets, on the same side (a correlated book of longs, or of shorts)."""
+        markets = [self.market] + [self.config.markets[c] for c in sorted(self.companions)]
+        max_leverage = min(PPM / m.initial_margin_ppm for m in markets) * 0.95
         for i in range(batch, self.n_traders, batches):
             pid = TRADER_IDS_FROM + i
             lev = min(max_leverage, max(1.0, self.rng.lognormvariate(math.log(self.leverage_mean), self.leverage_sigma)))
             side = 1 if self.rng.random() < self.long_share else -1
-            notional = self.trader_usd * COLLATERAL_RESOLUTION * int(lev * 1000) // 1000
-            size = notional * m.resolution // price // m.step_size * m.step_size
-            if size < m.min_order_size:
-                continue
-            worst = price * (PPM + side * 20_000) // PPM // m.tick_size * m.tick_size
-            self.submit(self._order(pid, side, size, worst, OrderType.MARKET, TimeInForce.IOC))
+            notional = self.trader_usd * COLLATERAL_RESOLUTION * int(lev * 1000) // 1000 // len(markets)
+            for m in markets:
+                price = prices[m.market_id]
+                size = notional * m.resolution // price // m.step_size * m.step_size
+                if size < m.min_order_size:
+                    continue
+                worst = price * (PPM + side * 20_000) // PPM // m.tick_size * m.tick_size
+                self.submit(self._order(pid, side, size, worst, OrderType.MARKET, TimeInForce.IOC, market=m))
 
     # -- keepers ---------------------------------------------------------------------------------
 
@@ -461,12 +513,12 @@ class StressRun:
             return True
         return False
 
-    def _observe(self, next_price: int) -> None:
-        """Record the fund, and each trader's first maintenance breach at the price about to be
+    def _observe(self, next_prices: dict[str, int]) -> None:
+        """Record the fund, and each trader's first maintenance breach at the prices about to be
         published (before the tick, so a liquidation in the same command still counts the breach)."""
         state = self.seq.state
         self.metrics.fund.append(state.insurance_fund.collateral)
-        prices = {**state.oracle_prices, self.market.market_id: next_price}
+        prices = {**state.oracle_prices, **next_prices}
         for i in range(self.n_traders):
             pid = TRADER_IDS_FROM + i
             if pid in self.metrics.breach_ns:
@@ -502,27 +554,50 @@ class StressRun:
         fund_start = state.insurance_fund.collateral
         faults = self.scenario.faults
         opened = 0
+        self.market_start = prices[0]
+        self.starts[self.market.market_id] = prices[0]
+
+        def companion_prices(j: int) -> dict[str, int]:
+            """Each companion moves beta times the main market's relative move since the start."""
+            out = {}
+            for mid, start in self.companions.items():
+                tick = self.config.markets[mid].tick_size
+                move_ppm = (prices[j] - prices[0]) * PPM // prices[0] * self.beta_ppm // PPM
+                out[mid] = max(tick, start * (PPM + move_ppm) // PPM // tick * tick)
+            return out
+
+        def active(kind: str, minute: int) -> dict[str, Any] | None:
+            return next((f for f in faults if f.get("kind") == kind
+                         and f["at_minute"] <= minute < f["at_minute"] + f["minutes"]), None)
+
         for j, price in enumerate(prices):
             minute = j // 4
             self._t = max(self._t, 1_700_000_000 * S + j * TICK_NS)
-            stale = any(f.get("kind") == "stale" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"] for f in faults)
-            rogue = next((to_integer_units(str(f.get("push_pct", "50")), PPM // 100, "push_pct") for f in faults
-                          if f.get("kind") == "rogue_signer" and f["at_minute"] <= minute < f["at_minute"] + f["minutes"]), 0)
+            stale = active("stale", minute) is not None
+            rogue_fault = active("rogue_signer", minute)
+            rogue = to_integer_units(str(rogue_fault.get("push_pct", "50")), PPM // 100, "push_pct") if rogue_fault else 0
+            spike = active("funding_spike", minute)
+            skew = int(spike.get("premium_bps", 50)) if spike else 0
             back = prices[max(0, j - 4)]
             moved_bps = abs(price - back) * 10_000 // back
+            others = companion_prices(j)
             # Makers see the market move before the oracle's signed tick arrives: they requote first,
             # so liquidations triggered by the tick trade against the new book, not stale quotes.
             if j > 0:
-                self._quote(price, minute, moved_bps)
+                self._quote(price, minute, moved_bps, skew_bps=skew)
+                for mid, p in others.items():
+                    self._quote(p, minute, moved_bps, self.config.markets[mid], skew)
             if not stale:
-                self._observe(price)
-                self._tick(price, rogue)
+                self._observe({self.market.market_id: price, **others})
+                self._tick(price, rogue, others)
                 if self.keepers_mode and j >= OPENING_TICKS and self._boundary_due():
                     self._keepers_act()
             if j == 0:
                 self._quote(price, minute, moved_bps)
+                for mid, p in others.items():
+                    self._quote(p, minute, moved_bps, self.config.markets[mid])
             if j < OPENING_TICKS:
-                self._open_traders(price, j, OPENING_TICKS)
+                self._open_traders({self.market.market_id: price, **others}, j, OPENING_TICKS)
             if j == OPENING_TICKS - 1:
                 opened = sum(1 for i in range(self.n_traders) if state.accounts[TRADER_IDS_FROM + i].positions)
         m = self.metrics
@@ -536,6 +611,9 @@ class StressRun:
             still_liquidatable += acct.positions != {} and tv < mmr
         return {
             "scenario": self.scenario.name,
+            "markets": ",".join(sorted([self.market.market_id, *self.companions])),
+            "max_funding_rate_ppb": m.max_funding_rate_ppb,
+            "funding_paid_by_traders": m.funding_paid_by_traders,
             "traders_opened": opened,
             "traders_with_positions": sum(
                 1 for i in range(self.n_traders) if state.accounts[TRADER_IDS_FROM + i].positions),
