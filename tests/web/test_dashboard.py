@@ -21,9 +21,9 @@ def number(text: str) -> Decimal:
 def open_dashboard(browser: Any, url: str, width: int = 1400, height: int = 1000) -> Any:
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url + "/")
-    page.wait_for_selector("#book-bids tr", timeout=15_000)
-    page.wait_for_selector("#book-asks tr", timeout=15_000)
-    page.wait_for_function("document.getElementById('equity').textContent.startsWith('$')", timeout=15_000)
+    page.wait_for_selector("#book-bids tr", timeout=30_000)
+    page.wait_for_selector("#book-asks tr", timeout=30_000)
+    page.wait_for_function("document.getElementById('equity').textContent.startsWith('$')", timeout=30_000)
     return page
 
 
@@ -36,20 +36,20 @@ def test_limit_order_appears_in_the_book(browser: Any, server: str, screenshots:
     page.fill("#order-price", price)
     page.fill("#order-size", "0.05")
     page.click("#place-order")
-    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=10_000)
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=30_000)
     # the ladder shows our level (marked as ours) and the open orders table lists it
-    page.wait_for_selector(f"#book-bids tr.mine[data-price='{price}']", timeout=10_000)
-    page.wait_for_selector("#open-orders button[data-cancel]", timeout=10_000)
+    page.wait_for_selector(f"#book-bids tr.mine[data-price='{price}']", timeout=30_000)
+    page.wait_for_selector("#open-orders button[data-cancel]", timeout=30_000)
     page.screenshot(path=str(screenshots / "dashboard-limit-order.png"), full_page=True)
     # a bid far from the market (it cannot fill meanwhile), canceled from the open orders table
     page.fill("#order-price", "20000")
     page.fill("#order-size", "0.01")
     page.click("#place-order")
-    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=10_000)
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('open')", timeout=30_000)
     order_id = page.inner_text("#order-message").rsplit("order ", 1)[1].rstrip(")")
     page.click(f"#open-orders button[data-cancel='{order_id}']")
-    page.wait_for_function("document.getElementById('order-message').textContent.includes('canceled')", timeout=10_000)
-    page.wait_for_selector(f"#open-orders tr[data-order-id='{order_id}']", state="detached", timeout=10_000)
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('canceled')", timeout=30_000)
+    page.wait_for_selector(f"#open-orders tr[data-order-id='{order_id}']", state="detached", timeout=30_000)
     page.close()
 
 
@@ -61,17 +61,17 @@ def test_marketable_order_opens_a_position_with_liquidation_price_and_margin_rat
     page.select_option("#order-type", "MARKET")
     page.fill("#order-size", "0.5")
     # "after this order your liquidation price will be ..." before placing it
-    page.wait_for_selector("#preview-liq", timeout=10_000)
+    page.wait_for_selector("#preview-liq", timeout=30_000)
     preview_liq = number(page.inner_text("#preview-liq"))
     assert preview_liq > 0
     page.click("#place-order")
-    page.wait_for_function("document.getElementById('order-message').textContent.includes('filled')", timeout=10_000)
-    page.wait_for_selector("#positions td.liq-price", timeout=10_000)
+    page.wait_for_function("document.getElementById('order-message').textContent.includes('filled')", timeout=30_000)
+    page.wait_for_selector("#positions td.liq-price", timeout=30_000)
     row = page.inner_text("#positions")
     assert "LONG" in row
     liq = number(page.inner_text("#positions td.liq-price"))
     assert abs(liq - preview_liq) < preview_liq / 20  # the preview announced it (prices move meanwhile)
-    page.wait_for_function(f"document.getElementById('margin-ratio').textContent !== {before!r}", timeout=10_000)
+    page.wait_for_function(f"document.getElementById('margin-ratio').textContent !== {before!r}", timeout=30_000)
     assert number(page.inner_text("#margin-ratio")) > 0
     assert "safe" in (page.get_attribute("#margin-ratio-box", "class") or "")
     page.screenshot(path=str(screenshots / "dashboard-position.png"), full_page=True)
@@ -100,7 +100,7 @@ def test_leverage_slider_sizes_the_order_from_free_collateral(browser: Any, serv
     # the "after this order" preview follows the new size
     page.wait_for_function(
         "document.getElementById('order-preview').dataset.size === document.getElementById('order-size').value",
-        timeout=10_000)
+        timeout=30_000)
     assert number(page.inner_text("#preview-liq")) > 0
     page.screenshot(path=str(screenshots / "dashboard-order-entry.png"), clip={"x": 0, "y": 0, "width": 1400, "height": 1000})
     page.close()
@@ -129,7 +129,7 @@ def test_warnings_for_a_stale_oracle_and_an_account_near_liquidation(browser: An
 
     page.route("**/mainjob/state*", degraded)
     page.goto(server + "/")
-    page.wait_for_selector("#stale-warning", timeout=10_000)
+    page.wait_for_selector("#stale-warning", timeout=30_000)
     assert "degraded mode" in page.inner_text("#stale-warning")
     assert "near liquidation" in page.inner_text("#liquidation-warning")
     assert page.inner_text("#margin-ratio") == "91.00%"
