@@ -62,9 +62,9 @@ class BatchProofError(Exception):
 def positions_tree(state: RollupState) -> MerkleTree:
     """The positions tree of a state, built from its leaves."""
     tree = MerkleTree(EMPTY_POSITION_SUBTREES)
-    ids = list(state.positions.keys())
-    if ids:
-        tree.update(dict(zip(ids, hash_positions([state.positions[i] for i in ids]), strict=True)))
+    items = dict(state.positions.items())
+    if items:
+        tree.update(dict(zip(items, hash_positions(list(items.values())), strict=True)))
     return tree
 
 

@@ -1,0 +1,64 @@
+"""StarkFactService: verify a batch proof, and only then register the exchange contract's fact.
+
+The exchange contract asks its verifier `is_valid(fact)`. Until an EVM STARK verifier exists, the
+fact registry is fed by this service: it holds the registry's verifier key(s), checks
+`verify_batch_proof` (the positions-root transition over the payload's changed leaves, bound to
+the payload hash and the batch commitment, >= 100 conjectured bits) and checks that the L1 batch
+it is asked to vouch for carries the same roots, DA hash and commitment; then it computes the
+fact the contract will ask for and registers it. A batch whose proof fails is refused
+(`BatchRefused`) and nothing is registered, so the contract rejects its state update.
+
+This layer may not import `perpetua.chain` (import-linter layers), so the L1 side is a protocol:
+`perpetua.chain.client.OperatorClient` satisfies `FactRegistrar` (`fact_for`, `register_fact`)
+and `BatchSubmitter` (`submit_batch(batch, register_fact=False)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
+from perpetua.rollup.batch import Batch
+
+
+class FactRegistrar(Protocol):
+    def fact_for(self, batch: Any) -> bytes: ...
+
+    def register_fact(self, fact: bytes) -> Any: ...
+
+
+class BatchSubmitter(Protocol):
+    def submit_batch(self, batch: Any, *, register_fact: bool = True) -> Any: ...
+
+
+class BatchRefused(Exception):
+    """The batch's proof does not verify, or the L1 batch is not the proven one."""
+
+
+@dataclass
+class StarkFactService:
+    registrar: FactRegistrar
+    min_security_bits: float = 100
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    """(rollup sequence, reason) of every refused batch, for the operator's view."""
+
+    def certify(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any) -> bytes:
+        """Verify, compare the L1 batch with the proven one, register its fact; returns the fact."""
+        try:
+            proven = verify_batch_proof(batch, proof, self.min_security_bits)
+            for name, want in (("old_root", proven.old_root), ("new_root", proven.new_root),
+                               ("batch_commitment", proven.commitment), ("da_hash", proven.payload_hash)):
+                if getattr(l1_batch, name) != want:
+                    raise BatchProofError(f"the L1 batch's {name} is not the proven one")
+        except BatchProofError as e:
+            self.refused.append((batch.sequence, str(e)))
+            raise BatchRefused(str(e)) from e
+        fact = self.registrar.fact_for(l1_batch)
+        self.registrar.register_fact(fact)
+        return fact
+
+    def submit(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any, client: BatchSubmitter) -> Any:
+        """certify, then send the state update without any other registration."""
+        self.certify(batch, proof, l1_batch)
+        return client.submit_batch(l1_batch, register_fact=False)
