@@ -13,6 +13,7 @@ with cold accounts and storage (EIP-2929), as on Ethereum.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -103,6 +104,12 @@ def _revert_reason(computation: Any) -> str:
     return ""
 
 
+_GLOBAL_ENV = threading.Lock()
+"""titanoboa deploys into its process-global current environment, so a deploy swaps this chain's env
+in for the duration; two chains deploying from two threads at once would deploy into each other's
+state (seen as missing bytecode and lost journal checkpoints). Deploys hold this lock."""
+
+
 class BoaChain:
     """An in-process EVM of its own (a private titanoboa `Env`)."""
 
@@ -119,7 +126,7 @@ class BoaChain:
         self._transactions: list[tuple[str, str, int, tuple[Any, ...]]] = []
 
     def deploy(self, contract: str, *args: Any, sender: str) -> str:
-        with self._boa.swap_env(self.env):
+        with _GLOBAL_ENV, self._boa.swap_env(self.env):
             self.env.eoa = sender
             instance = _deployer(contract).deploy(*args)
         address = str(instance.address)
@@ -129,7 +136,7 @@ class BoaChain:
 
     def deploy_source(self, source: str, name: str, *args: Any, sender: str) -> str:
         """Deploys a contract from source text (benchmarks' baselines)."""
-        with self._boa.swap_env(self.env):
+        with _GLOBAL_ENV, self._boa.swap_env(self.env):
             self.env.eoa = sender
             instance = self._boa.loads_partial(source, name=name).deploy(*args)
         address = str(instance.address)
