@@ -153,3 +153,9 @@ def test_fact_service_on_titanoboa() -> None:
         client.submit_batch(from_rollup(batch2), register_fact=False)
     service.submit(batch2, prove_batch(tree2, batch2), from_rollup(batch2), client)
     assert client.state()["state_root"] == batch2.new_roots[0]
+
+
+def test_process_pool_gives_the_same_proof(proven: tuple[Batcher, Batch, BatchProof]) -> None:
+    _, batch, proof = proven
+    start = funded_state((10, 10**12), (11, 10**12), (12, 10**12))
+    assert prove_batch(positions_tree(start), batch, chunk_size=2, workers=2) == proof
