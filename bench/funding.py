@@ -13,9 +13,9 @@ Usage: ``python bench/funding.py [--quick] [--json]``; the best of several repea
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
+
+from _report import run_bench
 
 from perpetua.core.accounts import Account, Position
 from perpetua.core.commands import FundingTick, SampleFundingPremium, SetOraclePrice
@@ -69,17 +69,8 @@ def run(n_positions: int, repeats: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (< 30 s)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
-    args = parser.parse_args()
-    figures = run(100_000, 2 if args.quick else 5)
-    print("funding benchmark: one FundingTick over 100,000 BTC-USD positions (best of repeats)")
-    print(f"{'figure':<24}{'value':>12}")
-    for key, value in figures.items():
-        print(f"{key:<24}{value:>12}")
-    if args.json:
-        print(json.dumps(figures))
+    run_bench(__doc__.splitlines()[0], "funding benchmark: one FundingTick over 100,000 BTC-USD positions (best of repeats)",
+              lambda quick: run(100_000, 2 if quick else 5))
 
 
 if __name__ == "__main__":

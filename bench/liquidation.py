@@ -17,9 +17,9 @@ Usage: ``python bench/liquidation.py [--quick] [--json]``; ``--json`` prints one
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
+
+from _report import run_bench
 
 from perpetua.core.accounts import Account, Position
 from perpetua.core.commands import CreateAccount, DepositCollateral, PlaceOrder, SetOraclePrice
@@ -91,17 +91,8 @@ def run(n_accounts: int, repeats: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (< 30 s)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
-    args = parser.parse_args()
-    figures = run(100_000, 2 if args.quick else 5)
-    print("liquidation benchmark: checks after a BTC-USD move over 100,000 positions (best of repeats)")
-    print(f"{'figure':<24}{'value':>12}")
-    for key, value in figures.items():
-        print(f"{key:<24}{value:>12}")
-    if args.json:
-        print(json.dumps(figures))
+    run_bench(__doc__.splitlines()[0], "liquidation benchmark: checks after a BTC-USD move over 100,000 positions (best of repeats)",
+              lambda quick: run(100_000, 2 if quick else 5))
 
 
 if __name__ == "__main__":
