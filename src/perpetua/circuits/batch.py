@@ -235,6 +235,15 @@ def prove_batch(tree: MerkleTree, batch: Batch, *, chunk_size: int = DEFAULT_CHU
                          workers=workers, executor=executor, options=options)
 
 
+def prove_rollup_batch(old_state: RollupState, batch: Batch, *, chunk_size: int = DEFAULT_CHUNK, workers: int = 1,
+                       executor: Executor | None = None, options: ProofOptions | None = None) -> BatchProof:
+    """Prove `batch`, applied to `old_state` (the rollup state at the batch's old roots): the
+    stable entry point for operators (the settlement loop, benches); what it proves grows with
+    the circuit, its signature does not."""
+    return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
+                       executor=executor, options=options)
+
+
 def check_chunks(proof: BatchProof, min_security_bits: float = 100) -> None:
     """Chain the chunks by roots and verify each chunk's STARK (raises BatchProofError)."""
     if not proof.chunks:
