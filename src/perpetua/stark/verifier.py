@@ -235,10 +235,14 @@ def _check_opening(root: bytes, num_leaves: int, idx: list[int], opening: Openin
 def _composition_at_z(air: Air, proof: Proof, rand: list[Arr], alphas: list[Arr], betas: list[Arr],
                       z: Arr, g: int) -> Arr:
     t = air.trace_length
-    periodic: list[FieldVec] = []
-    for q in periodic_coeffs(air):
-        zq = ext.pow_(z, t // q.shape[0]).reshape(4, 1)
-        periodic.append(ExtVec(ext.eval_ext_poly(ext.from_base(q), zq)))
+    coeffs = periodic_coeffs(air)
+    at_z: dict[int, Arr] = {}
+    for length in sorted({q.shape[0] for q in coeffs}):  # one vectorised pass per period
+        idx = [i for i, q in enumerate(coeffs) if q.shape[0] == length]
+        zq = ext.pow_(z, t // length).reshape(4, 1)
+        at = ext.eval_base_polys(np.stack([coeffs[i] for i in idx]), zq)
+        at_z.update({i: at[j].reshape(4, 1) for j, i in enumerate(idx)})
+    periodic: list[FieldVec] = [ExtVec(at_z[i]) for i in range(len(coeffs))]
     aux_z = proof.ood_aux_z.reshape(air.num_aux_columns, 4, 4)
     aux_gz = proof.ood_aux_gz.reshape(air.num_aux_columns, 4, 4)
 

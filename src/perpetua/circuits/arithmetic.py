@@ -1,0 +1,66 @@
+"""The arithmetic proof of a batch: every covered position update satisfies the rollup's rules.
+
+`prove_arithmetic` builds the `Statement` (the claimed states of every update), the rows of the
+position-update circuit and one `IntAir` proof; `verify_arithmetic` checks the statement against
+the batch (`statement.records`), rebuilds the public columns from it alone and verifies the
+STARK. Both bind the batch's payload hash, its commitment and the statement's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from perpetua.circuits.intarith import IntAir, build_trace
+from perpetua.circuits.position_update import PositionUpdateCircuit, build_circuit, public_values, row_values
+from perpetua.circuits.state_update import hash_to_field
+from perpetua.circuits.statement import Statement, assets_of, build_statement, records
+from perpetua.rollup.batch import Batch
+from perpetua.rollup.config import GeneralConfig
+from perpetua.rollup.position import Position
+from perpetua.rollup.state import RollupState
+from perpetua.stark.params import ProofOptions
+from perpetua.stark.prover import prove
+from perpetua.stark.verifier import verify
+
+
+def circuit_for(config: GeneralConfig) -> PositionUpdateCircuit:
+    assets, risks = assets_of(config)
+    return build_circuit(assets, risks)
+
+
+def binding(batch: Batch, statement: bytes) -> list[int]:
+    return [*hash_to_field(batch.payload_hash), *hash_to_field(batch.commitment),
+            *hash_to_field(hashlib.blake2s(statement).digest())]
+
+
+def arithmetic_air(circuit: PositionUpdateCircuit, public: np.ndarray, batch: Batch, statement: bytes) -> IntAir:
+    return IntAir(circuit.schema, public, binding(batch, statement))
+
+
+def prove_arithmetic(old_state: RollupState, batch: Batch, config: GeneralConfig,
+                     options: ProofOptions | None = None) -> tuple[Statement, bytes]:
+    """(statement, STARK proof bytes) for the batch applied to `old_state`."""
+    statement = build_statement(old_state, batch, config)
+    rows, _, _ = records(statement, batch, config)
+    circuit = circuit_for(config)
+    trace, public = build_trace(circuit.schema, [row_values(circuit, r) for r in rows])
+    raw = statement.to_bytes()
+    air = arithmetic_air(circuit, public, batch, raw)
+    return statement, prove(air, trace, options or ProofOptions(), check_trace=False)
+
+
+def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement, proof: bytes,
+                      min_security_bits: float = 100) -> tuple[dict[int, Position], dict[int, Position]]:
+    """Check the statement against the batch and verify the proof; returns the claimed first and
+    last state of every touched position (the caller binds them to the Merkle part).
+
+    Raises StatementError or VerificationError."""
+    rows, first, last = records(statement, batch, config)
+    circuit = circuit_for(config)
+    public = np.zeros((len(rows), circuit.schema.n_public), dtype=np.int64)
+    for i, r in enumerate(rows):
+        public[i] = circuit.schema.public_row(*public_values(circuit, r))
+    verify(arithmetic_air(circuit, public, batch, statement.to_bytes()), proof, min_security_bits=min_security_bits)
+    return first, last

@@ -1,0 +1,311 @@
+"""The rollup's position and order rules as one `intarith` row: a position update.
+
+Every transaction the circuit covers is a sequence of position updates (`UpdateRecord`): a
+position before (as stored), the globals at that point (funding indices, oracle prices), public
+deltas from the transaction, the position after, and which of the rules apply. One row proves:
+
+- funding, lazy (`position.apply_funding`): C0 * 2^32 - sum_k (G_k - I_k) * B0_k = F * 2^32 + r,
+  0 <= r < 2^32 (one floor); or eager (`funding_tick.settle_all`, flag `eager`): per asset
+  (I_k - G_k) * B0_k = q_k * 2^32 + r_k and F = C0 + sum_k q_k (a floor per asset);
+- the update: C1 = F + credit - debit - fee, B1_k = B0_k + delta_k;
+- status before (after funding) and after: TV = C * 2^32 + sum_k P_k B_k,
+  TR = sum_k (P_k R_k) |B_k| (Q_k = P_k R_k is a private product);
+- `valid` (`position.check_valid_transition`): TV1 * 2^32 >= TR1 (flag wl), or (flag rr)
+  every holding keeps its sign and does not grow, TV1 * TR0 >= TV0 * TR1 and, if TR0 = 0
+  (flag z; otherwise TR0 != 0 is shown), TV1 >= TV0; wl + rr = valid;
+- `liquidatable`: TV0 * 2^32 < TR0;  `deleveragable`: TV0 < 0;  `shrink`: holdings keep their
+  sign and do not grow;  `deleverage_fair`: (TV1 - 2^32) TR0 < TV0 TR1;
+- an order (`fill`): fulfilled_before + actual_synthetic = fulfilled_after <= amount_synthetic;
+  with `limit` also the fee rate (actual_fee * amount_collateral <= max_fee * actual_collateral)
+  and the price for the order's side (`rollup.orders.check_fairness`).
+
+The public columns of a row are the record's values; `perpetua.circuits.statement` derives the
+records from a batch's transactions and checks that they chain and end at the payload's leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from perpetua.circuits.intarith import Flag, Schema, Var
+from perpetua.rollup.constants import FXP_32_ONE
+from perpetua.rollup.position import Position
+from perpetua.stark.algebra import FieldVec
+
+ONE = FXP_32_ONE
+W64 = 8
+"""Limbs of a 64-bit quantity."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFill:
+    """The order side of an update: its signed amounts, this fill, and its fulfilment record."""
+
+    amount_synthetic: int
+    amount_collateral: int
+    max_fee: int
+    buying: bool
+    actual_collateral: int
+    actual_synthetic: int
+    actual_fee: int
+    fulfilled_before: int
+    fulfilled_after: int
+    limit: bool = True
+    """Check fee and price fairness (a limit order); False: fulfilment only (withdrawal, transfer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRecord:
+    """One position update of a transaction (public: every field)."""
+
+    tx_index: int
+    position_id: int
+    before: Position
+    after: Position
+    indices: tuple[int, ...]
+    """Global funding index per config asset (slot order) at this update."""
+    prices: tuple[int, ...]
+    """Oracle price per config asset at this update (0 when none)."""
+    credit: int = 0
+    debit: int = 0
+    fee: int = 0
+    deltas: tuple[int, ...] = ()
+    """Synthetic delta per slot (empty: none)."""
+    valid: bool = True
+    liquidatable: bool = False
+    deleveragable: bool = False
+    shrink: bool = False
+    deleverage_fair: bool = False
+    eager: bool = False
+    order: OrderFill | None = None
+
+
+@dataclass(frozen=True)
+class PositionUpdateCircuit:
+    """The schema for a config's synthetic assets (slots in asset-id order) and its handles."""
+
+    assets: tuple[int, ...]
+    risk_factors: tuple[int, ...]
+    schema: Schema
+
+
+def _bits_of(v: Var) -> int:
+    return len(v.limbs)
+
+
+@lru_cache(maxsize=8)
+def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> PositionUpdateCircuit:
+    s = Schema(f"position-update/{len(assets)}")
+    n = len(assets)
+    C0 = s.public("C0", W64, signed=True)
+    C1 = s.public("C1", W64, signed=True)
+    credit, debit, fee = s.public("credit", W64), s.public("debit", W64), s.public("fee", W64)
+    B0 = [s.public(f"B0_{k}", W64, signed=True) for k in range(n)]
+    B1 = [s.public(f"B1_{k}", W64, signed=True) for k in range(n)]
+    I0 = [s.public(f"I0_{k}", W64, signed=True) for k in range(n)]
+    G = [s.public(f"G_{k}", W64, signed=True) for k in range(n)]
+    Pk = [s.public(f"P_{k}", W64) for k in range(n)]
+    R = [s.public(f"R_{k}", 4) for k in range(n)]
+    D = [s.public(f"D_{k}", W64, signed=True) for k in range(n)]
+    valid = s.flag("valid", public=True)
+    liq = s.flag("liquidatable", public=True)
+    dlv = s.flag("deleveragable", public=True)
+    shrink = s.flag("shrink", public=True)
+    dfair = s.flag("deleverage_fair", public=True)
+    eager = s.flag("eager", public=True)
+    fill = s.flag("fill", public=True)
+    limit = s.flag("limit", public=True)
+    buy = s.flag("buying", public=True)
+    amount_s, amount_c, max_fee = s.public("amount_s", W64), s.public("amount_c", W64), s.public("max_fee", W64)
+    act_c, act_s, act_fee = s.public("actual_c", W64), s.public("actual_s", W64), s.public("actual_fee", W64)
+    fb, fa = s.public("fulfilled_before", W64), s.public("fulfilled_after", W64)
+
+    # funding
+    F = s.private("F", W64, signed=True)
+    r = s.private("r", 4)
+    s.identity("funding (lazy)", [(ONE, (C0,)), *[(-1, (G[k], B0[k])) for k in range(n)],
+                                  *[(1, (I0[k], B0[k])) for k in range(n)], (-ONE, (F,)), (-1, (r,))],
+               gate=((eager, False),))
+    q = [s.private(f"q_{k}", W64 + 1, signed=True) for k in range(n)]
+    rk = [s.private(f"r_{k}", 4) for k in range(n)]
+    for k in range(n):
+        s.identity(f"funding (eager) {k}", [(1, (I0[k], B0[k])), (-1, (G[k], B0[k])), (-ONE, (q[k],)), (-1, (rk[k],))],
+                   gate=((eager, True),))
+    s.identity("funding (eager) total", [(1, (C0,)), *[(1, (q[k],)) for k in range(n)], (-1, (F,))],
+               gate=((eager, True),))
+    # the update
+    s.identity("collateral", [(1, (C1,)), (-1, (F,)), (-1, (credit,)), (1, (debit,)), (1, (fee,))])
+    for k in range(n):
+        s.identity(f"balance {k}", [(1, (B1[k],)), (-1, (B0[k],)), (-1, (D[k],))])
+    # status
+    Q = [s.private(f"Q_{k}", 12) for k in range(n)]
+    for k in range(n):
+        s.identity(f"price x risk {k}", [(1, (Pk[k], R[k])), (-1, (Q[k],))])
+    TV0, TV1 = s.private("TV0", 12, signed=True), s.private("TV1", 12, signed=True)
+    TR0, TR1 = s.private("TR0", 16), s.private("TR1", 16)
+    s.identity("TV before", [(ONE, (F,)), *[(1, (Pk[k], B0[k])) for k in range(n)], (-1, (TV0,))])
+    s.identity("TV after", [(ONE, (C1,)), *[(1, (Pk[k], B1[k])) for k in range(n)], (-1, (TV1,))])
+    s.identity("TR before", [*[(1, (Q[k], s.magnitude(B0[k]))) for k in range(n)], (-1, (TR0,))])
+    s.identity("TR after", [*[(1, (Q[k], s.magnitude(B1[k]))) for k in range(n)], (-1, (TR1,))])
+    # validity
+    wl, rr, z, sh = s.flag("wl", public=False), s.flag("rr", public=False), s.flag("z", public=False), \
+        s.flag("sh", public=False)
+    s.custom("wl + rr = valid", 2, lambda cur, pub, act: act * (s.cell(cur, pub, wl) + s.cell(cur, pub, rr)
+                                                              - s.cell(cur, pub, valid)),
+             lambda v, f: f.get("wl", 0) + f.get("rr", 0) == f.get("valid", 0))
+    s.custom("sh = rr or shrink", 3, lambda cur, pub, act: act * (
+        s.cell(cur, pub, sh) - s.cell(cur, pub, rr) - s.cell(cur, pub, shrink)
+        + s.cell(cur, pub, rr) * s.cell(cur, pub, shrink)),
+        lambda v, f: f.get("sh", 0) == (f.get("rr", 0) | f.get("shrink", 0)))
+    s.nonneg("well leveraged after", [(ONE, (TV1,)), (-1, (TR1,))], 17, gate=((wl, True),))
+    for k in range(n):
+        s.nonneg(f"holding {k} does not grow", [(1, (s.magnitude(B0[k]),)), (-1, (s.magnitude(B1[k]),))], W64,
+                 gate=((sh, True),))
+        s.custom(f"holding {k} keeps its sign", 4, _sign_kept(s, sh, B0[k], B1[k]), _sign_kept_check(k))
+    s.nonneg("TV/TR does not decrease", [(1, (TV1, TR0)), (-1, (TV0, TR1))], 28, gate=((rr, True),))
+    s.custom("z means TR0 = 0", 3, _zero_when(s, z, TR0), lambda v, f: not f.get("z", 0) or v.get("TR0", 0) == 0)
+    s.nonzero("TR0 != 0 unless z", TR0, gate=((rr, True), (z, False)))
+    s.nonneg("risk-free value does not decrease", [(1, (TV1,)), (-1, (TV0,))], 13, gate=((rr, True), (z, True)))
+    # conditions
+    s.nonneg("liquidatable", [(1, (TR0,)), (-ONE, (TV0,)), (-1, ())], 17, gate=((liq, True),))
+    s.nonneg("deleveragable", [(-1, (TV0,)), (-1, ())], 12, gate=((dlv, True),))
+    s.nonneg("deleverage price", [(1, (TV0, TR1)), (-1, (TV1, TR0)), (ONE, (TR0,)), (-1, ())], 28,
+             gate=((dfair, True),))
+    # the order
+    s.identity("fulfilment", [(1, (fa,)), (-1, (fb,)), (-1, (act_s,))], gate=((fill, True),))
+    s.nonneg("not over-filled", [(1, (amount_s,)), (-1, (fa,))], W64, gate=((fill, True),))
+    s.nonneg("fee rate", [(1, (max_fee, act_c)), (-1, (act_fee, amount_c))], 16, gate=((limit, True),))
+    price_slack = s.private("price.slack", 16)
+    s.identity("price (buying)", [(1, (amount_c, act_s)), (-1, (act_c, amount_s)), (1, (amount_s,)), (-1, ()),
+                                  (-1, (price_slack,))], gate=((limit, True), (buy, True)))
+    s.identity("price (selling)", [(1, (amount_s, act_c)), (1, (amount_s,)), (-1, (act_s, amount_c)), (-1, ()),
+                                   (-1, (price_slack,))], gate=((limit, True), (buy, False)))
+    s.custom("limit implies fill", 2, lambda cur, pub, act: act * s.cell(cur, pub, limit)
+             * (1 - s.cell(cur, pub, fill)), lambda v, f: not f.get("limit", 0) or f.get("fill", 0) == 1)
+    return PositionUpdateCircuit(assets, risk_factors, s)
+
+
+def _sign_kept(s: Schema, sh: Flag, b0: Var, b1: Var):  # type: ignore[no-untyped-def]
+    def fn(cur: list[FieldVec], pub: list[FieldVec], act: FieldVec) -> FieldVec:
+        total: FieldVec | int = 0
+        for i in range(len(b1.limbs)):
+            total = total + s.cell(cur, pub, b1, i)
+        diff = s.sign_cell(cur, pub, b1) - s.sign_cell(cur, pub, b0)
+        return act * s.cell(cur, pub, sh) * diff * total
+    return fn
+
+
+def _sign_kept_check(k: int):  # type: ignore[no-untyped-def]
+    def check(v: Mapping[str, int], f: Mapping[str, int]) -> bool:
+        if not f.get("sh", 0):
+            return True
+        b0, b1 = v.get(f"B0_{k}", 0), v.get(f"B1_{k}", 0)
+        return b1 == 0 or (b1 < 0) == (b0 < 0)
+    return check
+
+
+def _zero_when(s: Schema, z: Flag, var: Var):  # type: ignore[no-untyped-def]
+    def fn(cur: list[FieldVec], pub: list[FieldVec], act: FieldVec) -> FieldVec:
+        total: FieldVec | int = 0
+        for i in range(len(var.limbs)):
+            total = total + s.cell(cur, pub, var, i)
+        return act * s.cell(cur, pub, z) * total
+    return fn
+
+
+def _slots(position: Position, assets: Sequence[int]) -> tuple[list[int], list[int]]:
+    balances = {a.asset_id: a for a in position.assets}
+    unknown = set(balances) - set(assets)
+    if unknown:
+        raise ValueError(f"position holds assets outside the config: {sorted(unknown)}")
+    b = [balances[a].balance if a in balances else 0 for a in assets]
+    i = [balances[a].cached_funding_index if a in balances else 0 for a in assets]
+    return b, i
+
+
+def public_values(circuit: PositionUpdateCircuit, rec: UpdateRecord) -> tuple[dict[str, int], dict[str, int]]:
+    """The public values and flags of one update (what the verifier builds)."""
+    n = len(circuit.assets)
+    b0, i0 = _slots(rec.before, circuit.assets)
+    b1, _ = _slots(rec.after, circuit.assets)
+    g, p, rf = list(rec.indices), list(rec.prices), list(circuit.risk_factors)
+    i0 = [i0[k] if b0[k] else g[k] for k in range(n)]  # no holding: its cached index is irrelevant
+    d = list(rec.deltas) or [0] * n
+    v: dict[str, int] = {"C0": rec.before.collateral, "C1": rec.after.collateral, "credit": rec.credit,
+                         "debit": rec.debit, "fee": rec.fee}
+    for k in range(n):
+        v |= {f"B0_{k}": b0[k], f"B1_{k}": b1[k], f"I0_{k}": i0[k], f"G_{k}": g[k], f"P_{k}": p[k],
+              f"R_{k}": rf[k], f"D_{k}": d[k]}
+    f: dict[str, int] = {"valid": int(rec.valid), "liquidatable": int(rec.liquidatable),
+                         "deleveragable": int(rec.deleveragable), "shrink": int(rec.shrink),
+                         "deleverage_fair": int(rec.deleverage_fair), "eager": int(rec.eager)}
+    o = rec.order
+    if o is not None:
+        f["fill"], f["limit"], f["buying"] = 1, int(o.limit), int(o.buying)
+        v |= {"amount_s": o.amount_synthetic, "amount_c": o.amount_collateral, "max_fee": o.max_fee,
+              "actual_c": o.actual_collateral, "actual_s": o.actual_synthetic, "actual_fee": o.actual_fee,
+              "fulfilled_before": o.fulfilled_before, "fulfilled_after": o.fulfilled_after}
+    return v, f
+
+
+def row_values(circuit: PositionUpdateCircuit, rec: UpdateRecord) -> tuple[dict[str, int], dict[str, int]]:
+    """Public and private values of one update (private ones computed here: the witness)."""
+    v, f = public_values(circuit, rec)
+    n = len(circuit.assets)
+    b0 = [v[f"B0_{k}"] for k in range(n)]
+    b1 = [v[f"B1_{k}"] for k in range(n)]
+    i0 = [v[f"I0_{k}"] for k in range(n)]
+    g = [v[f"G_{k}"] for k in range(n)]
+    p = [v[f"P_{k}"] for k in range(n)]
+    rf = list(circuit.risk_factors)
+    for k in range(n):
+        v[f"Q_{k}"] = p[k] * rf[k]
+    if rec.eager:
+        total = rec.before.collateral
+        for k in range(n):
+            qk, rem = divmod((i0[k] - g[k]) * b0[k], ONE)
+            v[f"q_{k}"], v[f"r_{k}"] = qk, rem
+            total += qk
+        v["F"] = total
+    else:
+        num = rec.before.collateral * ONE - sum((g[k] - i0[k]) * b0[k] for k in range(n))
+        v["F"], v["r"] = divmod(num, ONE)
+    tv0 = v["F"] * ONE + sum(p[k] * b0[k] for k in range(n))
+    tv1 = rec.after.collateral * ONE + sum(p[k] * b1[k] for k in range(n))
+    tr0 = sum(p[k] * rf[k] * abs(b0[k]) for k in range(n))
+    tr1 = sum(p[k] * rf[k] * abs(b1[k]) for k in range(n))
+    v |= {"TV0": tv0, "TV1": tv1, "TR0": tr0, "TR1": tr1}
+    well = tr1 <= tv1 * ONE
+    if rec.valid:
+        f["wl"], f["rr"] = (1, 0) if well else (0, 1)
+        if well:
+            v["well leveraged after.slack"] = tv1 * ONE - tr1
+        else:
+            v["TV/TR does not decrease.slack"] = tv1 * tr0 - tv0 * tr1
+            f["z"] = int(tr0 == 0)
+            if tr0 == 0:
+                v["risk-free value does not decrease.slack"] = tv1 - tv0
+    f["sh"] = int(f.get("rr", 0) or rec.shrink)
+    if f["sh"]:
+        for k in range(n):
+            v[f"holding {k} does not grow.slack"] = abs(b0[k]) - abs(b1[k])
+    if rec.liquidatable:
+        v["liquidatable.slack"] = tr0 - tv0 * ONE - 1
+    if rec.deleveragable:
+        v["deleveragable.slack"] = -tv0 - 1
+    if rec.deleverage_fair:
+        v["deleverage price.slack"] = tv0 * tr1 - tv1 * tr0 + ONE * tr0 - 1
+    o = rec.order
+    if o is not None:
+        v["not over-filled.slack"] = o.amount_synthetic - o.fulfilled_after
+        if o.limit:
+            v["fee rate.slack"] = o.max_fee * o.actual_collateral - o.actual_fee * o.amount_collateral
+            if o.buying:
+                v["price.slack"] = (o.amount_collateral * o.actual_synthetic
+                                    - (o.actual_collateral - 1) * o.amount_synthetic - 1)
+            else:
+                v["price.slack"] = (o.amount_synthetic * (o.actual_collateral + 1)
+                                    - o.actual_synthetic * o.amount_collateral - 1)
+    return v, f

@@ -1,0 +1,433 @@
+"""From a rollup batch to position-update records, and the checks that tie them to the batch.
+
+`specs_for` reads one transaction and says which position updates it makes and with which public
+values (deltas, flags, the order's signed amounts): a pure function of the transaction and the
+config, with no arithmetic on state, used alike by the prover and the verifier. The prover
+(`build_statement`) fills in each update's position before and after (and the order's
+fulfilment) by running the rollup's own rules; the verifier (`check_statement`) takes those
+states as claimed and checks, without recomputing any rule of `apply()`:
+
+- the records are exactly the specs of the batch's covered transactions, in order;
+- per position, the claimed states chain: each update starts where the previous one (or an
+  opaque transaction's claimed change) ended; the first starts at the claimed old leaf and the
+  last ends at the payload's new leaf (the Merkle part of the proof binds both leaves' digests);
+- per order, fulfilment chains the same way (the first `fulfilled_before` is claimed: the
+  orders tree's transition is not in the circuit yet);
+- public keys follow `check_request_public_key` and `maybe_empty` (equalities);
+- globals (funding indices, prices) follow the FundingTick and OraclePricesTick fields; the
+  eager tick's insurance-fund credit is minus the sum of the settled amounts.
+
+What the arithmetic rows then prove is in `perpetua.circuits.position_update`. Transactions the
+circuit does not cover yet (ForcedTrade, ForcedWithdrawal, ConditionalTransfer,
+LiquidationClose, SocializedLoss) are *opaque*: their claimed position changes are listed, their
+rules are not proven, and `Statement.opaque` says which they are.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from perpetua.circuits.position_update import OrderFill, UpdateRecord
+from perpetua.crypto.messages import hash_transfer, hash_withdrawal, order_id
+from perpetua.rollup.batch import Batch, decode_diff
+from perpetua.rollup.config import GeneralConfig
+from perpetua.rollup.orders import limit_order_hash
+from perpetua.rollup.position import (
+    EMPTY_POSITION,
+    Position,
+    PositionAsset,
+    maybe_empty,
+    update_position,
+)
+from perpetua.rollup.state import BatchContext, RollupState
+from perpetua.rollup.transactions.deleverage import Deleverage
+from perpetua.rollup.transactions.deposit import Deposit
+from perpetua.rollup.transactions.funding_tick import FundingTick
+from perpetua.rollup.transactions.liquidate import Liquidate
+from perpetua.rollup.transactions.oracle_prices_tick import OraclePricesTick
+from perpetua.rollup.transactions.trade import Trade
+from perpetua.rollup.transactions.transfer import Transfer
+from perpetua.rollup.transactions.withdrawal import Withdrawal
+
+
+class StatementError(ValueError):
+    """The claimed records do not describe this batch (the message says how)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """What a transaction says about one position update (no state in it)."""
+
+    position_id: int
+    request_key: int
+    """0: the position's own key."""
+    credit: int = 0
+    debit: int = 0
+    fee: int = 0
+    asset_id: int | None = None
+    synthetic_delta: int = 0
+    valid: bool = True
+    liquidatable: bool = False
+    deleveragable: bool = False
+    shrink: bool = False
+    deleverage_fair: bool = False
+    order: OrderFill | None = None
+    order_id: int | None = None
+
+
+def assets_of(config: GeneralConfig) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    ids = tuple(sorted(config.synthetic_assets))
+    return ids, tuple(config.synthetic_assets[a].risk_factor for a in ids)
+
+
+def _limit_side(config: GeneralConfig, signed, ac: int, asyn: int, fee: int) -> list[Spec]:  # type: ignore[no-untyped-def]
+    o = signed.order
+    fill = OrderFill(o.amount_synthetic, o.amount_collateral, o.max_amount_fee, o.is_buying_synthetic, ac, asyn,
+                     fee, 0, 0, True)
+    oid = order_id(limit_order_hash(o))
+    if o.is_buying_synthetic:
+        side = Spec(o.position_id, signed.public_key, debit=ac, fee=fee, asset_id=o.asset_id_synthetic,
+                    synthetic_delta=asyn, order=fill, order_id=oid)
+    else:
+        side = Spec(o.position_id, signed.public_key, credit=ac, fee=fee, asset_id=o.asset_id_synthetic,
+                    synthetic_delta=-asyn, order=fill, order_id=oid)
+    return [Spec(config.fee_position_id, config.fee_public_key, credit=fee), side]
+
+
+def _single_use(amount: int) -> OrderFill:
+    return OrderFill(amount, 0, 0, False, 0, amount, 0, 0, 0, False)
+
+
+def specs_for(tx: object, config: GeneralConfig) -> list[Spec] | None:
+    """The position updates of a covered transaction, in `apply()`'s order; [] for a tick (globals
+    only; an eager FundingTick's settlements are listed by the statement); None if not covered."""
+    if isinstance(tx, Trade):
+        return [*_limit_side(config, tx.party_a, tx.actual_collateral, tx.actual_synthetic, tx.actual_a_fee),
+                *_limit_side(config, tx.party_b, tx.actual_collateral, tx.actual_synthetic, tx.actual_b_fee)]
+    if isinstance(tx, Deposit):
+        return [Spec(tx.position_id, tx.public_key, credit=tx.amount)]
+    if isinstance(tx, Withdrawal):
+        m = tx.message
+        return [Spec(m.position_id, tx.public_key, debit=m.amount, order=_single_use(m.amount),
+                     order_id=order_id(hash_withdrawal(m)))]
+    if isinstance(tx, Transfer) and tx.message.condition is None:
+        m = tx.message
+        return [Spec(m.sender_position_id, tx.sender_public_key, debit=m.amount, order=_single_use(m.amount),
+                     order_id=order_id(hash_transfer(m))),
+                Spec(m.receiver_position_id, m.receiver_public_key, credit=m.amount)]
+    if isinstance(tx, Liquidate):
+        o = tx.liquidator_order.order
+        ac, asyn = tx.actual_collateral, tx.actual_synthetic
+        if o.is_buying_synthetic:
+            liquidated = Spec(tx.liquidated_position_id, 0, credit=ac, asset_id=o.asset_id_synthetic,
+                              synthetic_delta=-asyn, liquidatable=True, shrink=True)
+        else:
+            liquidated = Spec(tx.liquidated_position_id, 0, debit=ac, asset_id=o.asset_id_synthetic,
+                              synthetic_delta=asyn, liquidatable=True, shrink=True)
+        return [liquidated, *_limit_side(config, tx.liquidator_order, ac, asyn, tx.actual_liquidator_fee)]
+    if isinstance(tx, Deleverage):
+        s, c, a = tx.amount_synthetic, tx.amount_collateral, tx.synthetic_asset_id
+        buy = tx.deleverager_is_buying_synthetic
+        x = Spec(tx.deleveragable_position_id, 0, credit=c if buy else 0, debit=0 if buy else c, asset_id=a,
+                 synthetic_delta=-s if buy else s, deleveragable=True, deleverage_fair=True)
+        d = Spec(tx.deleverager_position_id, 0, credit=0 if buy else c, debit=c if buy else 0, asset_id=a,
+                 synthetic_delta=s if buy else -s, shrink=True)
+        return [x, d]
+    if isinstance(tx, FundingTick | OraclePricesTick):
+        return []
+    return None
+
+
+# -- the statement ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedUpdate:
+    """The prover's claim for one record: states and, for an order, its fulfilment."""
+
+    tx_index: int
+    position_id: int
+    before: Position
+    after: Position
+    fulfilled_before: int = 0
+    fulfilled_after: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """Everything the arithmetic proof's public columns are built from, besides the batch."""
+
+    indices: tuple[int, ...]
+    """Funding index per config asset at the batch's start."""
+    prices: tuple[int, ...]
+    claims: tuple[ClaimedUpdate, ...]
+    """Covered updates, then (kind 'opaque') claimed changes of uncovered transactions."""
+    opaque: tuple[ClaimedUpdate, ...] = ()
+
+    @property
+    def opaque_txs(self) -> tuple[int, ...]:
+        return tuple(sorted({c.tx_index for c in self.opaque}))
+
+    def to_bytes(self) -> bytes:
+        out = [struct.pack("<I", len(self.indices))]
+        out += [_int(v) for v in (*self.indices, *self.prices)]
+        for group in (self.claims, self.opaque):
+            out.append(struct.pack("<I", len(group)))
+            for c in group:
+                out += [struct.pack("<IQ", c.tx_index, c.position_id), _pos(c.before), _pos(c.after),
+                        _int(c.fulfilled_before), _int(c.fulfilled_after)]
+        return b"".join(out)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> tuple[Statement, int]:
+        r = _Reader(data)
+        n = r.u32()
+        indices = tuple(r.int() for _ in range(n))
+        prices = tuple(r.int() for _ in range(n))
+        groups: list[tuple[ClaimedUpdate, ...]] = []
+        for _ in range(2):
+            items = []
+            for _ in range(r.u32()):
+                tx_index, pid = struct.unpack("<IQ", r.take(12))
+                items.append(ClaimedUpdate(tx_index, pid, r.position(), r.position(), r.int(), r.int()))
+            groups.append(tuple(items))
+        return Statement(indices, prices, groups[0], groups[1]), r.at
+
+
+def _int(v: int) -> bytes:
+    raw = v.to_bytes((v.bit_length() + 8) // 8 or 1, "little", signed=True)
+    return struct.pack("<H", len(raw)) + raw
+
+
+def _pos(p: Position) -> bytes:
+    out = [_int(p.public_key), _int(p.collateral), struct.pack("<H", len(p.assets))]
+    for a in p.assets:
+        out += [_int(a.asset_id), _int(a.balance), _int(a.cached_funding_index)]
+    return b"".join(out)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.at + n > len(self.data):
+            raise StatementError("truncated statement")
+        out = self.data[self.at:self.at + n]
+        self.at += n
+        return out
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+    def int(self) -> int:
+        n = struct.unpack("<H", self.take(2))[0]
+        return int.from_bytes(self.take(n), "little", signed=True)
+
+    def position(self) -> Position:
+        key, collateral = self.int(), self.int()
+        assets = tuple(PositionAsset(self.int(), self.int(), self.int()) for _ in range(struct.unpack("<H", self.take(2))[0]))
+        return Position(key, collateral, assets)
+
+
+# -- prover side -----------------------------------------------------------------------------------
+
+
+def _globals(state: RollupState, assets: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return (tuple(state.funding_indices.get(a, 0) for a in assets),
+            tuple(state.oracle_prices.get(a, 0) for a in assets))
+
+
+def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig) -> Statement:
+    """Replay the batch with the rollup's rules and record every covered update's states."""
+    from perpetua.rollup.apply import apply
+
+    assets, _ = assets_of(config)
+    ctx = BatchContext(config)
+    state = old_state
+    indices, prices = _globals(state, assets)
+    claims: list[ClaimedUpdate] = []
+    opaque: list[ClaimedUpdate] = []
+    for i, tx in enumerate(batch.txs):
+        specs = specs_for(tx, config)
+        new_state, _ = apply(state, tx, ctx)
+        if specs is None:
+            changed = {pid for pid, _ in new_state.positions.items()
+                       if new_state.position(pid) != state.position(pid)}
+            changed |= {pid for pid, _ in state.positions.items() if new_state.position(pid) != state.position(pid)}
+            opaque.extend(ClaimedUpdate(i, pid, state.position(pid), new_state.position(pid)) for pid in sorted(changed))
+            state = new_state
+            continue
+        if isinstance(tx, FundingTick) and config.insurance_fund_position_id is not None:
+            claims.extend(_eager_claims(i, state, new_state, config))
+            state = new_state
+            continue
+        pending: dict[int, Position] = {}
+        orders: dict[int, int] = {}
+        for spec in specs:
+            before = pending.get(spec.position_id, state.position(spec.position_id))
+            _, after = update_position(before, spec.request_key, spec.credit - spec.debit - spec.fee,
+                                       spec.asset_id, spec.synthetic_delta, state.funding_indices,
+                                       state.oracle_prices, config)
+            pending[spec.position_id] = after
+            fb = fa = 0
+            if spec.order is not None and spec.order_id is not None:
+                fb = orders.get(spec.order_id, state.fulfilled(spec.order_id))
+                fa = fb + spec.order.actual_synthetic
+                orders[spec.order_id] = fa
+            claims.append(ClaimedUpdate(i, spec.position_id, before, after, fb, fa))
+        for pid, p in pending.items():
+            if new_state.position(pid) != (EMPTY_POSITION if p.is_empty else p):
+                raise StatementError(f"tx {i}: the circuit's updates of position {pid} differ from apply()")
+        state = new_state
+    return Statement(indices, prices, tuple(claims), tuple(opaque))
+
+
+def _eager_claims(i: int, state: RollupState, new_state: RollupState, config: GeneralConfig) -> list[ClaimedUpdate]:
+    """An eager FundingTick: every settled position (the fund's own settlement included), then
+    the fund's credit as its own update (always listed, possibly a no-op)."""
+    fund = config.insurance_fund_position_id
+    assert fund is not None
+    indices = new_state.funding_indices
+    out: list[ClaimedUpdate] = []
+    fund_now = state.position(fund)
+    for pid, p in sorted(state.positions.items()):
+        if not any(indices.get(a.asset_id, a.cached_funding_index) != a.cached_funding_index for a in p.assets):
+            continue
+        total = 0
+        for a in p.assets:
+            index = indices.get(a.asset_id, a.cached_funding_index)
+            total += (a.cached_funding_index - index) * a.balance // (1 << 32)
+        settled = Position(p.public_key, p.collateral + total,
+                           tuple(PositionAsset(a.asset_id, a.balance, indices.get(a.asset_id, a.cached_funding_index))
+                                 for a in p.assets))
+        out.append(ClaimedUpdate(i, pid, p, settled))
+        if pid == fund:
+            fund_now = settled
+    out.append(ClaimedUpdate(i, fund, fund_now, new_state.position(fund)))
+    return out
+
+
+# -- verifier side ---------------------------------------------------------------------------------
+
+
+def _expected_key(before: Position, request_key: int, what: str) -> int:
+    key = request_key or before.public_key
+    if key == 0 or (before.public_key != 0 and before.public_key != key):
+        raise StatementError(f"{what}: the request's key does not own the position")
+    return key
+
+
+def records(statement: Statement, batch: Batch, config: GeneralConfig) -> tuple[list[UpdateRecord], dict[int, Position], dict[int, Position]]:
+    """Check the statement against the batch (module docstring) and return the arithmetic rows,
+    the claimed first state (old leaf) and the last state of every touched position."""
+    assets, _ = assets_of(config)
+    slot = {a: k for k, a in enumerate(assets)}
+    indices, prices = list(statement.indices), list(statement.prices)
+    if len(indices) != len(assets) or len(prices) != len(assets):
+        raise StatementError("globals do not match the config's assets")
+    claims = list(statement.claims)
+    opaque = {i: [c for c in statement.opaque if c.tx_index == i] for i in statement.opaque_txs}
+    first: dict[int, Position] = {}
+    current: dict[int, Position] = {}
+    fulfilled: dict[int, int] = {}
+    out: list[UpdateRecord] = []
+    at = 0
+
+    def follow(pid: int, before: Position, what: str) -> None:
+        if pid in current:
+            if current[pid] != before:
+                raise StatementError(f"{what}: position {pid} does not start where it was left")
+        else:
+            first[pid] = before
+
+    for i, tx in enumerate(batch.txs):
+        specs = specs_for(tx, config)
+        if specs is None:
+            if i not in opaque:
+                raise StatementError(f"tx {i} ({type(tx).__name__}) is not covered and has no claimed change")
+            for c in opaque[i]:
+                follow(c.position_id, c.before, f"tx {i}")
+                current[c.position_id] = c.after
+            continue
+        if i in opaque:
+            raise StatementError(f"tx {i} is covered but claimed opaque")
+        eager = isinstance(tx, FundingTick) and config.insurance_fund_position_id is not None
+        if isinstance(tx, FundingTick):
+            new = dict(tx.indices)
+            indices = [new.get(a, indices[k]) for k, a in enumerate(assets)]
+        if isinstance(tx, OraclePricesTick):
+            for item in tx.prices:
+                if item.asset_id in slot:
+                    prices[slot[item.asset_id]] = item.price
+        if eager:
+            fund = config.insurance_fund_position_id
+            group = []
+            while at < len(claims) and claims[at].tx_index == i:
+                group.append(claims[at])
+                at += 1
+            if not group or group[-1].position_id != fund:
+                raise StatementError(f"tx {i}: an eager funding tick must end with the fund's credit")
+            settled = 0
+            for c in group[:-1]:
+                follow(c.position_id, c.before, f"tx {i}")
+                expected = tuple(PositionAsset(a.asset_id, a.balance, indices[slot[a.asset_id]])
+                                 for a in c.before.assets if a.asset_id in slot)
+                if (c.after.public_key != c.before.public_key or c.after.assets != expected
+                        or len(expected) != len(c.before.assets)):
+                    raise StatementError(f"tx {i}: a funding settlement changes more than collateral")
+                settled += c.after.collateral - c.before.collateral
+                out.append(UpdateRecord(i, c.position_id, c.before, c.after, tuple(indices), tuple(prices),
+                                        valid=False, eager=True))
+                current[c.position_id] = c.after
+            c = group[-1]
+            follow(c.position_id, c.before, f"tx {i}")
+            key = c.before.public_key if not c.before.is_empty else config.insurance_fund_public_key
+            if c.after != maybe_empty(key, c.before.collateral - settled, c.before.assets):
+                raise StatementError(f"tx {i}: the fund's credit is not minus the settled amounts")
+            out.append(UpdateRecord(i, c.position_id, c.before, c.after, tuple(indices), tuple(prices),
+                                    credit=max(0, -settled), debit=max(0, settled), valid=False))
+            current[c.position_id] = c.after
+        for spec in specs:
+            if at >= len(claims) or claims[at].tx_index != i or claims[at].position_id != spec.position_id:
+                raise StatementError(f"tx {i}: the claimed updates are not the transaction's")
+            c = claims[at]
+            at += 1
+            what = f"tx {i}, position {spec.position_id}"
+            follow(spec.position_id, c.before, what)
+            key = _expected_key(c.before, spec.request_key, what)
+            if c.after.public_key != (0 if c.after.is_empty else key):
+                raise StatementError(f"{what}: wrong public key after the update")
+            if any(a.cached_funding_index != indices[slot[a.asset_id]] for a in c.after.assets if a.asset_id in slot):
+                raise StatementError(f"{what}: a holding's cached funding index is not the global one")
+            deltas = [0] * len(assets)
+            if spec.asset_id is not None:
+                if spec.asset_id not in slot:
+                    raise StatementError(f"{what}: unknown synthetic asset")
+                deltas[slot[spec.asset_id]] = spec.synthetic_delta
+            order = spec.order
+            if order is not None and spec.order_id is not None:
+                fb = fulfilled.get(spec.order_id, c.fulfilled_before)
+                if fb != c.fulfilled_before:
+                    raise StatementError(f"{what}: the order's fulfilment does not chain")
+                fulfilled[spec.order_id] = c.fulfilled_after
+                order = replace(order, fulfilled_before=c.fulfilled_before, fulfilled_after=c.fulfilled_after)
+            out.append(UpdateRecord(i, spec.position_id, c.before, c.after, tuple(indices), tuple(prices),
+                                    credit=spec.credit, debit=spec.debit, fee=spec.fee, deltas=tuple(deltas),
+                                    valid=spec.valid, liquidatable=spec.liquidatable,
+                                    deleveragable=spec.deleveragable, shrink=spec.shrink,
+                                    deleverage_fair=spec.deleverage_fair, order=order))
+            current[spec.position_id] = c.after
+    if at != len(claims):
+        raise StatementError("more claimed updates than the batch's transactions make")
+    payload = dict(decode_diff(batch.payload).positions)
+    for pid, p in current.items():
+        want = payload.get(pid)
+        final = EMPTY_POSITION if p.is_empty else p
+        if want is not None and want != final:
+            raise StatementError(f"position {pid} does not end at the payload's leaf")
+        if want is None and final != (EMPTY_POSITION if first[pid].is_empty else first[pid]):
+            raise StatementError(f"position {pid} changes but is not in the payload")
+    return out, first, current

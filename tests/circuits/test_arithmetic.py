@@ -1,0 +1,217 @@
+"""The arithmetic circuit: honest batches prove; each tampered rule has no witness (the honest
+prover refuses) and a cheating prover's proof does not verify (slow tier)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from perpetua.circuits.arithmetic import circuit_for, prove_arithmetic, verify_arithmetic
+from perpetua.circuits.intarith import ArithmeticError_, IntAir, build_trace
+from perpetua.circuits.position_update import OrderFill, UpdateRecord, public_values, row_values
+from perpetua.circuits.statement import StatementError, build_statement, records
+from perpetua.rollup.batch import Batch, Batcher
+from perpetua.rollup.constants import FXP_32_ONE
+from perpetua.rollup.position import Position, PositionAsset, position_status
+from perpetua.rollup.transactions.deposit import Deposit
+from perpetua.stark.errors import VerificationError
+from perpetua.stark.prover import prove
+from perpetua.stark.verifier import verify
+from tests.rollup.helpers import BTC, CONFIG, context, funded_state, key, signed_transfer, trade, withdrawal
+
+USD = 10**6
+CIRCUIT = circuit_for(CONFIG)
+ASSETS = CIRCUIT.assets
+BTC_ID = next(a for a in ASSETS if CONFIG.synthetic_assets[a].market_id == "BTC-USD")
+SLOT = ASSETS.index(BTC_ID)
+PRICE = 40_000 * FXP_32_ONE * USD // BTC.resolution  # 32.32 internal price of one BTC quantum
+INDEX = 5 * FXP_32_ONE
+
+
+def _globals() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return (tuple(INDEX for _ in ASSETS), tuple(PRICE if a == BTC_ID else FXP_32_ONE for a in ASSETS))
+
+
+def _pos(collateral: int, balance: int, index: int = INDEX) -> Position:
+    assets = (PositionAsset(BTC_ID, balance, index),) if balance else ()
+    return Position(key(1), collateral, assets)
+
+
+def _deltas(d: int) -> tuple[int, ...]:
+    return tuple(d if k == SLOT else 0 for k in range(len(ASSETS)))
+
+
+def _buy(before: Position, synthetic: int, collateral: int, fee: int, *, max_fee: int | None = None,
+         amount_s: int | None = None, fulfilled: int = 0) -> UpdateRecord:
+    """A buy fill of `synthetic` for `collateral` + `fee`, the order signed at the same price."""
+    indices, prices = _globals()
+    after = Position(before.public_key, before.collateral - collateral - fee,
+                     (PositionAsset(BTC_ID, before.balance(BTC_ID) + synthetic, INDEX),))
+    amount_s = amount_s or synthetic
+    fill = OrderFill(amount_s, collateral * amount_s // synthetic, fee if max_fee is None else max_fee, True,
+                     collateral, synthetic, fee, fulfilled, fulfilled + synthetic)
+    return UpdateRecord(0, 1, before, after, indices, prices, debit=collateral, fee=fee,
+                        deltas=_deltas(synthetic), order=fill)
+
+
+def _honest(recs: list[UpdateRecord]) -> None:
+    build_trace(CIRCUIT.schema, [row_values(CIRCUIT, r) for r in recs])
+
+
+def _refused(rec: UpdateRecord, rule: str) -> None:
+    with pytest.raises(ArithmeticError_, match=rule):
+        _honest([rec])
+
+
+def _cheat(rec: UpdateRecord) -> None:
+    """A prover that ignores the failing rule: its proof must not verify."""
+    trace, public = build_trace(CIRCUIT.schema, [row_values(CIRCUIT, rec)], strict=False)
+    air = IntAir(CIRCUIT.schema, public, [0])
+    proof = prove(air, trace, check_trace=False)
+    verifier_public = np.stack([CIRCUIT.schema.public_row(*public_values(CIRCUIT, rec))])
+    with pytest.raises(VerificationError):
+        verify(IntAir(CIRCUIT.schema, verifier_public, [0]), proof)
+
+
+BTC1 = BTC.min_order_size
+COST = BTC1 * PRICE // FXP_32_ONE
+
+
+def test_an_honest_fill_has_a_witness() -> None:
+    _honest([_buy(_pos(100 * COST, 0), BTC1, COST, COST // 1000)])
+
+
+def _tampered() -> dict[str, tuple[UpdateRecord, str]]:
+    funded = _pos(100 * COST, BTC1)
+    healthy = _pos(100 * COST, BTC1)
+    indices, prices = _globals()
+    fee_high = _buy(_pos(100 * COST, 0), BTC1, COST, COST // 100, max_fee=COST // 100 - 1)
+    overfilled = _buy(_pos(100 * COST, 0), BTC1, COST, 0, amount_s=2 * BTC1, fulfilled=BTC1 + 1)
+    # 1 BTC of cash buys 50 BTC (50x): far below the margin requirement
+    thin = _buy(_pos(COST, 0), 50 * BTC1, 50 * COST, 0)
+    # funding: the index rose by 1/2^32 per quantum... pay one unit less than owed
+    stale = _pos(100 * COST, BTC1, INDEX - 3 * FXP_32_ONE)
+    owed = 3 * BTC1  # (G - I) * B / 2^32
+    funding_off = UpdateRecord(0, 1, stale, replace(_pos(100 * COST - owed + 1, BTC1)), indices, prices)
+    liquidate_healthy = UpdateRecord(0, 1, healthy, _pos(100 * COST + COST, 0), indices, prices,
+                                     credit=COST, deltas=_deltas(-BTC1), liquidatable=True, shrink=True)
+    deleverage_solvent = UpdateRecord(0, 1, funded, _pos(100 * COST + COST, 0), indices, prices, credit=COST,
+                                      deltas=_deltas(-BTC1), deleveragable=True, deleverage_fair=True)
+    return {"fee above the signed limit": (fee_high, "fee rate"),
+            "over-filled order": (overfilled, "not over-filled"),
+            "under-collateralised trade": (thin, "well leveraged|TV/TR|not grow|risk-free"),
+            "funding off by one unit": (funding_off, "funding|collateral"),
+            "liquidation of a healthy account": (liquidate_healthy, "liquidatable"),
+            "deleverage of a solvent account": (deleverage_solvent, "deleveragable")}
+
+
+@pytest.mark.parametrize("case", list(_tampered()))
+def test_a_tampered_rule_has_no_witness(case: str) -> None:
+    rec, rule = _tampered()[case]
+    _refused(rec, rule)
+
+
+def test_tampered_cases_are_otherwise_consistent() -> None:
+    """Each tampered record breaks only its rule: with the rule's flag off, it has a witness."""
+    t = _tampered()
+    thin = t["under-collateralised trade"][0]
+    tv, tr = position_status(thin.after, {BTC_ID: PRICE}, CONFIG)
+    assert tr > tv * FXP_32_ONE  # really under-collateralised
+    _honest([replace(thin, valid=False)])
+    _honest([replace(t["liquidation of a healthy account"][0], liquidatable=False)])
+    _honest([replace(t["deleverage of a solvent account"][0], deleveragable=False, deleverage_fair=False)])
+    off = t["funding off by one unit"][0]
+    _honest([replace(off, after=replace(off.after, collateral=off.after.collateral - 1))])
+    fee = t["fee above the signed limit"][0]
+    assert fee.order is not None
+    _honest([replace(fee, order=replace(fee.order, max_fee=fee.order.actual_fee))])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(_tampered()))
+def test_a_cheating_provers_proof_of_a_tampered_rule_fails(case: str) -> None:
+    _cheat(_tampered()[case][0])
+
+
+# -- whole batches --------------------------------------------------------------------------------
+
+
+def _batch() -> tuple[object, Batch]:
+    batcher = Batcher(funded_state((10, 10**12), (11, 10**12), (12, 10**12)), context())
+    old = batcher.state
+    size, cost = BTC1, 40_000 * BTC1 * USD // BTC.resolution
+    batcher.submit(trade(10, 11, size, cost, fee=cost // 1000))
+    batcher.submit(trade(12, 10, size, cost, fee=cost // 1000, nonce=2))
+    batcher.submit(Deposit(13, key(13), 5 * 10**9))
+    batcher.submit(withdrawal(11, 10**6))
+    batcher.submit(signed_transfer(12, 13, 10**6))
+    return old, batcher.cut()
+
+
+@pytest.fixture(scope="module")
+def proven() -> tuple[Batch, object, bytes]:
+    old, batch = _batch()
+    statement, proof = prove_arithmetic(old, batch, CONFIG)  # type: ignore[arg-type]
+    return batch, statement, proof
+
+
+def test_a_batch_of_trades_deposits_withdrawals_and_transfers_proves(proven: tuple[Batch, object, bytes]) -> None:
+    batch, statement, proof = proven
+    first, last = verify_arithmetic(batch, CONFIG, statement, proof)  # type: ignore[arg-type]
+    assert {10, 11, 12, 13} <= set(first) and set(first) == set(last)
+    assert not statement.opaque  # type: ignore[attr-defined]
+
+
+def test_a_changed_public_value_fails(proven: tuple[Batch, object, bytes]) -> None:
+    batch, statement, proof = proven
+    claims = list(statement.claims)  # type: ignore[attr-defined]
+    c = claims[1]
+    claims[1] = replace(c, fulfilled_before=c.fulfilled_before + 1, fulfilled_after=c.fulfilled_after + 1)
+    with pytest.raises((VerificationError, StatementError)):
+        verify_arithmetic(batch, CONFIG, replace(statement, claims=tuple(claims)), proof)  # type: ignore[arg-type]
+    flipped = bytearray(proof)
+    flipped[len(flipped) // 2] ^= 1
+    with pytest.raises(VerificationError):
+        verify_arithmetic(batch, CONFIG, statement, bytes(flipped))  # type: ignore[arg-type]
+
+
+def test_claims_must_chain_and_end_at_the_payload(proven: tuple[Batch, object, bytes]) -> None:
+    batch, statement, _ = proven
+    claims = list(statement.claims)  # type: ignore[attr-defined]
+    # a claimed state that does not start where the position was left
+    i = next(n for n in range(1, len(claims)) if any(c.position_id == claims[n].position_id for c in claims[:n]))
+    bent = replace(claims[i], before=replace(claims[i].before, collateral=claims[i].before.collateral + 1))
+    with pytest.raises(StatementError, match="does not start"):
+        records(replace(statement, claims=(*claims[:i], bent, *claims[i + 1:])), batch, CONFIG)  # type: ignore[arg-type]
+    # the last claimed state differs from the payload's leaf
+    last = claims[-1]
+    moved = replace(last, after=replace(last.after, collateral=last.after.collateral + 1))
+    with pytest.raises(StatementError, match="payload"):
+        records(replace(statement, claims=(*claims[:-1], moved)), batch, CONFIG)  # type: ignore[arg-type]
+    # a transaction's updates dropped
+    with pytest.raises(StatementError):
+        records(replace(statement, claims=tuple(claims[:-1])), batch, CONFIG)  # type: ignore[arg-type]
+
+
+def test_statement_round_trips(proven: tuple[Batch, object, bytes]) -> None:
+    _, statement, _ = proven
+    from perpetua.circuits.statement import Statement
+    raw = statement.to_bytes()  # type: ignore[attr-defined]
+    again, used = Statement.from_bytes(raw)
+    assert again == statement and used == len(raw)
+
+
+def test_a_fee_above_the_signed_limit_in_a_batch_cannot_be_proven() -> None:
+    """The operator edits a trade's fee (and the states to match): the statement is consistent
+    with the batch, but no witness exists."""
+    old, batch = _batch()
+    statement = build_statement(old, batch, CONFIG)  # type: ignore[arg-type]
+    rows, _, _ = records(statement, batch, CONFIG)
+    side = next(r for r in rows if r.order is not None and r.order.limit)
+    assert side.order is not None
+    forged = replace(side, fee=side.fee + 1, order=replace(side.order, actual_fee=side.order.actual_fee + 1),
+                     after=replace(side.after, collateral=side.after.collateral - 1))
+    with pytest.raises(ArithmeticError_, match="fee rate"):
+        _honest([forged])
