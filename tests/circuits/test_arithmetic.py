@@ -215,3 +215,24 @@ def test_a_fee_above_the_signed_limit_in_a_batch_cannot_be_proven() -> None:
                      after=replace(side.after, collateral=side.after.collateral - 1))
     with pytest.raises(ArithmeticError_, match="fee rate"):
         _honest([forged])
+
+
+@pytest.mark.slow
+def test_a_whole_batch_proof_with_both_parts_verifies_and_binds_the_leaves() -> None:
+    from perpetua.circuits.batch import BatchProof, BatchProofError, prove_rollup_batch, verify_batch_proof
+    old, batch = _batch()
+    proof = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4)  # type: ignore[arg-type]
+    assert verify_batch_proof(batch, proof.to_bytes(), config=CONFIG) == proof
+    assert BatchProof.from_bytes(proof.to_bytes()) == proof
+    with pytest.raises(BatchProofError, match="no arithmetic part"):
+        verify_batch_proof(batch, replace(proof, arithmetic=b""), config=CONFIG)
+    with pytest.raises(BatchProofError, match="no config"):
+        verify_batch_proof(batch, proof)
+    # a claimed old state that is not the tree's leaf (chained through the whole statement)
+    from perpetua.circuits.statement import Statement
+    statement, _ = Statement.from_bytes(proof.statement)
+    pid = statement.claims[1].position_id
+    bent = tuple(replace(c, before=replace(c.before, collateral=c.before.collateral + 1))
+                 if c.position_id == pid and c is statement.claims[1] else c for c in statement.claims)
+    with pytest.raises(BatchProofError):
+        verify_batch_proof(batch, replace(proof, statement=replace(statement, claims=bent).to_bytes()), config=CONFIG)

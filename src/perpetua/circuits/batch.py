@@ -26,8 +26,9 @@ import struct
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
 from perpetua.circuits.state_update import (
     D,
     LeafUpdate,
@@ -38,8 +39,10 @@ from perpetua.circuits.state_update import (
     pad_updates,
     update_trace,
 )
+from perpetua.circuits.statement import Statement, StatementError, build_statement, records
 from perpetua.crypto.keccak import keccak256
 from perpetua.rollup.batch import Batch, decode_diff
+from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.constants import TREE_HEIGHT
 from perpetua.rollup.hashing import EMPTY_POSITION_SUBTREES, digest_to_ints, ints_to_digest
 from perpetua.rollup.position import Position
@@ -51,7 +54,7 @@ from perpetua.stark.prover import prove
 from perpetua.stark.verifier import verify
 
 MAGIC = b"PBATCH"
-VERSION = 1
+VERSION = 2
 DEFAULT_CHUNK = 16
 
 
@@ -81,13 +84,16 @@ def payload_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
     return [(pid, tuple(digest_to_ints(d))) for (pid, _), d in zip(positions, digests, strict=True)]
 
 
-def witnesses_for_batch(tree: MerkleTree, batch: Batch) -> list[UpdateWitness]:
+def witnesses_for_batch(tree: MerkleTree, batch: Batch, extra: Sequence[int] = ()) -> list[UpdateWitness]:
     """Each changed position of the batch applied in turn to `tree` (mutated: it ends at the
-    batch's new positions root; pass `copy_tree(...)` to keep the original)."""
+    batch's new positions root; pass `copy_tree(...)` to keep the original), then a no-op update
+    (membership) for each of `extra`: positions the arithmetic touches that end unchanged."""
     if tree.root != batch.old_roots[0]:
         raise ValueError("the tree is not at the batch's old positions root")
     out: list[UpdateWitness] = []
-    for pid, new in payload_updates(batch.payload):
+    listed = payload_updates(batch.payload)
+    listed += [(pid, tuple(digest_to_ints(tree.leaf(pid)))) for pid in extra]
+    for pid, new in listed:
         old = tuple(digest_to_ints(tree.leaf(pid)))
         siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(pid))
         out.append(UpdateWitness(LeafUpdate(pid, old, new), siblings))
@@ -118,6 +124,10 @@ class BatchProof:
     commitment: bytes
     num_updates: int
     chunks: tuple[ChunkProof, ...]
+    statement: bytes = b""
+    """The arithmetic part's statement (`circuits.statement.Statement`), empty without one."""
+    arithmetic: bytes = b""
+    """The arithmetic part's STARK proof bytes, empty without one."""
 
     def to_bytes(self) -> bytes:
         out = [MAGIC, struct.pack("<HII", VERSION, self.height, self.num_updates),
@@ -130,6 +140,8 @@ class BatchProof:
                 out.append(struct.pack(f"<Q{2 * D}I", u.index, *u.old, *u.new))
             out.append(struct.pack("<I", len(c.proof)))
             out.append(c.proof)
+        out += [struct.pack("<I", len(self.statement)), self.statement,
+                struct.pack("<I", len(self.arithmetic)), self.arithmetic]
         return b"".join(out)
 
     @staticmethod
@@ -160,9 +172,12 @@ class BatchProof:
                 updates.append(LeafUpdate(v[0], tuple(v[1:1 + D]), tuple(v[1 + D:])))
             proof = take(struct.unpack("<I", take(4))[0])
             chunks.append(ChunkProof(roots[:D], roots[D:], tuple(updates), proof))
+        statement = take(struct.unpack("<I", take(4))[0])
+        arithmetic = take(struct.unpack("<I", take(4))[0])
         if at != len(data):
             raise BatchProofError("trailing bytes after the batch proof")
-        return BatchProof(height, old_root, new_root, payload_hash, commitment, num_updates, tuple(chunks))
+        return BatchProof(height, old_root, new_root, payload_hash, commitment, num_updates, tuple(chunks),
+                          statement, arithmetic)
 
 
 def chunk_binding(payload_hash: bytes, commitment: bytes, chunk: int, num_chunks: int) -> list[int]:
@@ -226,22 +241,50 @@ def prove_updates(height: int, old_root: Sequence[int], witnesses: Sequence[Upda
 
 
 def prove_batch(tree: MerkleTree, batch: Batch, *, chunk_size: int = DEFAULT_CHUNK, workers: int = 1,
-                executor: Executor | None = None, options: ProofOptions | None = None) -> BatchProof:
+                executor: Executor | None = None, options: ProofOptions | None = None,
+                extra: Sequence[int] = ()) -> BatchProof:
     """Prove a rollup batch's positions-root transition; `tree` is the positions tree at the
     batch's old root (left untouched)."""
-    witnesses = witnesses_for_batch(copy_tree(tree), batch)
+    witnesses = witnesses_for_batch(copy_tree(tree), batch, extra)
     return prove_updates(TREE_HEIGHT, digest_to_ints(batch.old_roots[0]), witnesses,
                          payload_hash=batch.payload_hash, commitment=batch.commitment, chunk_size=chunk_size,
                          workers=workers, executor=executor, options=options)
 
 
-def prove_rollup_batch(old_state: RollupState, batch: Batch, *, chunk_size: int = DEFAULT_CHUNK, workers: int = 1,
-                       executor: Executor | None = None, options: ProofOptions | None = None) -> BatchProof:
+def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralConfig | None = None,
+                       chunk_size: int = DEFAULT_CHUNK, workers: int = 1, executor: Executor | None = None,
+                       options: ProofOptions | None = None) -> BatchProof:
     """Prove `batch`, applied to `old_state` (the rollup state at the batch's old roots): the
-    stable entry point for operators (the settlement loop, benches); what it proves grows with
-    the circuit, its signature does not."""
-    return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
-                       executor=executor, options=options)
+    stable entry point for operators (the settlement loop, benches). With `config`, the proof
+    has both parts: the transactions' arithmetic (`circuits.arithmetic`) and the positions-root
+    transition over every position it touches; without, only the root transition."""
+    if config is None:
+        return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
+                           executor=executor, options=options)
+    statement = build_statement(old_state, batch, config)
+    _, first, _ = records(statement, batch, config)
+    changed = {pid for pid, _ in payload_updates(batch.payload)}
+    extra = sorted(set(first) - changed)
+    pool = executor
+    own_pool = None
+    if pool is None and workers > 1:
+        pool = own_pool = _executor(workers)
+    try:
+        arithmetic = (pool.submit(_prove_arithmetic_bytes, old_state, batch, config, options)
+                      if pool is not None else None)
+        merkle = prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
+                             executor=pool, options=options, extra=extra)
+        proof_bytes = arithmetic.result() if arithmetic is not None else \
+            _prove_arithmetic_bytes(old_state, batch, config, options)
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown()
+    return replace(merkle, statement=statement.to_bytes(), arithmetic=proof_bytes)
+
+
+def _prove_arithmetic_bytes(old_state: RollupState, batch: Batch, config: GeneralConfig,
+                            options: ProofOptions | None) -> bytes:
+    return prove_arithmetic(old_state, batch, config, options)[1]
 
 
 def check_chunks(proof: BatchProof, min_security_bits: float = 100) -> None:
@@ -266,9 +309,12 @@ def check_chunks(proof: BatchProof, min_security_bits: float = 100) -> None:
             raise BatchProofError(f"chunk {n}: {e}") from e
 
 
-def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100) -> BatchProof:
+def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100,
+                       config: GeneralConfig | None = None) -> BatchProof:
     """Raise BatchProofError unless `proof` proves `batch`'s positions-root transition over
-    exactly its payload's changed leaves, bound to its payload hash and commitment."""
+    exactly its payload's changed leaves, bound to its payload hash and commitment; with
+    `config`, also that every covered transaction's arithmetic holds (`circuits.arithmetic`) and
+    that the claimed states start at the tree's leaves and end at the payload's."""
     if isinstance(proof, bytes):
         proof = BatchProof.from_bytes(proof)
     if proof.height != TREE_HEIGHT:
@@ -281,7 +327,36 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
         raise BatchProofError("commitment differs from the batch's")
     expected = payload_updates(batch.payload)
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
+    if config is not None:
+        expected += _check_arithmetic(batch, proof, config, listed, min_security_bits)
+    elif proof.statement or proof.arithmetic:
+        raise BatchProofError("an arithmetic part is present but no config was given to check it")
     if proof.num_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
         raise BatchProofError("updates differ from the payload's changed positions")
     check_chunks(proof, min_security_bits)
     return proof
+
+
+def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, listed: Sequence[LeafUpdate],
+                      min_security_bits: float) -> list[tuple[int, tuple[int, ...]]]:
+    """Verify the arithmetic part and bind its claimed first states to the Merkle updates' old
+    leaves; returns the no-op updates expected after the payload's (touched, unchanged)."""
+    if not proof.statement or not proof.arithmetic:
+        raise BatchProofError("the proof has no arithmetic part")
+    try:
+        statement, used = Statement.from_bytes(proof.statement)
+        if used != len(proof.statement):
+            raise StatementError("trailing bytes after the statement")
+        first, _ = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits)
+    except StatementError as e:
+        raise BatchProofError(f"arithmetic statement: {e}") from e
+    except (VerificationError, ValueError) as e:
+        raise BatchProofError(f"arithmetic proof: {e}") from e
+    changed = {pid for pid, _ in payload_updates(batch.payload)}
+    digests = dict(zip(sorted(first), hash_positions([first[p] for p in sorted(first)]), strict=True)) \
+        if first else {}
+    old = {u.index: u.old for u in listed}
+    for pid, digest in digests.items():
+        if pid in old and old[pid] != tuple(digest_to_ints(digest)):
+            raise BatchProofError(f"position {pid}: the claimed old state is not the tree's leaf")
+    return [(pid, tuple(digest_to_ints(digests[pid]))) for pid in sorted(set(first) - changed)]

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
 from perpetua.rollup.batch import Batch
+from perpetua.rollup.config import GeneralConfig
 
 
 class FactRegistrar(Protocol):
@@ -40,13 +41,16 @@ class BatchRefused(Exception):
 class StarkFactService:
     registrar: FactRegistrar
     min_security_bits: float = 100
+    config: GeneralConfig | None = None
+    """The rollup's config: when set (the normal flow), a proof must carry the arithmetic part
+    (every covered transaction's rules) besides the root transition."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """(rollup sequence, reason) of every refused batch, for the operator's view."""
 
     def certify(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any) -> bytes:
         """Verify, compare the L1 batch with the proven one, register its fact; returns the fact."""
         try:
-            proven = verify_batch_proof(batch, proof, self.min_security_bits)
+            proven = verify_batch_proof(batch, proof, self.min_security_bits, self.config)
             for name, want in (("old_root", proven.old_root), ("new_root", proven.new_root),
                                ("batch_commitment", proven.commitment), ("da_hash", proven.payload_hash)):
                 if getattr(l1_batch, name) != want:
