@@ -208,7 +208,7 @@ def test_a_fee_above_the_signed_limit_in_a_batch_cannot_be_proven() -> None:
     with the batch, but no witness exists."""
     old, batch = _batch()
     statement = build_statement(old, batch, CONFIG)  # type: ignore[arg-type]
-    rows, _, _ = records(statement, batch, CONFIG)
+    rows = records(statement, batch, CONFIG).rows
     side = next(r for r in rows if r.order is not None and r.order.limit)
     assert side.order is not None
     forged = replace(side, fee=side.fee + 1, order=replace(side.order, actual_fee=side.order.actual_fee + 1),

@@ -43,7 +43,7 @@ def prove_arithmetic(old_state: RollupState, batch: Batch, config: GeneralConfig
                      options: ProofOptions | None = None) -> tuple[Statement, bytes]:
     """(statement, STARK proof bytes) for the batch applied to `old_state`."""
     statement = build_statement(old_state, batch, config)
-    rows, _, _ = records(statement, batch, config)
+    rows = records(statement, batch, config).rows
     circuit = circuit_for(config)
     trace, public = build_trace(circuit.schema, [row_values(circuit, r) for r in rows])
     raw = statement.to_bytes()
@@ -57,7 +57,8 @@ def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement,
     last state of every touched position (the caller binds them to the Merkle part).
 
     Raises StatementError or VerificationError."""
-    rows, first, last = records(statement, batch, config)
+    checked = records(statement, batch, config)
+    rows, first, last = checked.rows, checked.first, checked.last
     circuit = circuit_for(config)
     public = np.zeros((len(rows), circuit.schema.n_public), dtype=np.int64)
     for i, r in enumerate(rows):

@@ -262,7 +262,7 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
         return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
                            executor=executor, options=options)
     statement = build_statement(old_state, batch, config)
-    _, first, _ = records(statement, batch, config)
+    first = records(statement, batch, config).first
     changed = {pid for pid, _ in payload_updates(batch.payload)}
     extra = sorted(set(first) - changed)
     pool = executor

@@ -320,9 +320,22 @@ def _expected_key(before: Position, request_key: int, what: str) -> int:
     return key
 
 
-def records(statement: Statement, batch: Batch, config: GeneralConfig) -> tuple[list[UpdateRecord], dict[int, Position], dict[int, Position]]:
-    """Check the statement against the batch (module docstring) and return the arithmetic rows,
-    the claimed first state (old leaf) and the last state of every touched position."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What `records` returns: the arithmetic rows and the claimed ends of every chain."""
+
+    rows: list[UpdateRecord]
+    first: dict[int, Position]
+    """Position id -> claimed state before its first update (its old leaf)."""
+    last: dict[int, Position]
+    orders_first: dict[int, int]
+    """Order id -> claimed fulfilled amount before its first fill in the batch (its old leaf)."""
+    orders_last: dict[int, int]
+
+
+def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checked:
+    """Check the statement against the batch (module docstring) and return the arithmetic rows
+    and the claimed first and last states of every touched position and order."""
     assets, _ = assets_of(config)
     slot = {a: k for k, a in enumerate(assets)}
     indices, prices = list(statement.indices), list(statement.prices)
@@ -333,6 +346,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> tuple[
     first: dict[int, Position] = {}
     current: dict[int, Position] = {}
     fulfilled: dict[int, int] = {}
+    orders_first: dict[int, int] = {}
     out: list[UpdateRecord] = []
     at = 0
 
@@ -410,6 +424,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> tuple[
             order = spec.order
             if order is not None and spec.order_id is not None:
                 fb = fulfilled.get(spec.order_id, c.fulfilled_before)
+                orders_first.setdefault(spec.order_id, c.fulfilled_before)
                 if fb != c.fulfilled_before:
                     raise StatementError(f"{what}: the order's fulfilment does not chain")
                 fulfilled[spec.order_id] = c.fulfilled_after
@@ -430,4 +445,4 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> tuple[
             raise StatementError(f"position {pid} does not end at the payload's leaf")
         if want is None and final != (EMPTY_POSITION if first[pid].is_empty else first[pid]):
             raise StatementError(f"position {pid} changes but is not in the payload")
-    return out, first, current
+    return Checked(out, first, current, orders_first, fulfilled)
