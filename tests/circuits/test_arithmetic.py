@@ -159,8 +159,9 @@ def proven() -> tuple[Batch, object, bytes]:
 
 def test_a_batch_of_trades_deposits_withdrawals_and_transfers_proves(proven: tuple[Batch, object, bytes]) -> None:
     batch, statement, proof = proven
-    first, last = verify_arithmetic(batch, CONFIG, statement, proof)  # type: ignore[arg-type]
-    assert {10, 11, 12, 13} <= set(first) and set(first) == set(last)
+    checked = verify_arithmetic(batch, CONFIG, statement, proof)  # type: ignore[arg-type]
+    assert {10, 11, 12, 13} <= set(checked.first) and set(checked.first) == set(checked.last)
+    assert len(checked.orders_first) == 6  # four limit orders, a withdrawal, a transfer
     assert not statement.opaque  # type: ignore[attr-defined]
 
 

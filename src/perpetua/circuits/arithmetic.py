@@ -15,10 +15,9 @@ import numpy as np
 from perpetua.circuits.intarith import IntAir, build_trace
 from perpetua.circuits.position_update import PositionUpdateCircuit, build_circuit, public_values, row_values
 from perpetua.circuits.state_update import hash_to_field
-from perpetua.circuits.statement import Statement, assets_of, build_statement, records
+from perpetua.circuits.statement import Checked, Statement, assets_of, build_statement, records
 from perpetua.rollup.batch import Batch
 from perpetua.rollup.config import GeneralConfig
-from perpetua.rollup.position import Position
 from perpetua.rollup.state import RollupState
 from perpetua.stark.params import ProofOptions
 from perpetua.stark.prover import prove
@@ -52,16 +51,16 @@ def prove_arithmetic(old_state: RollupState, batch: Batch, config: GeneralConfig
 
 
 def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement, proof: bytes,
-                      min_security_bits: float = 100) -> tuple[dict[int, Position], dict[int, Position]]:
-    """Check the statement against the batch and verify the proof; returns the claimed first and
-    last state of every touched position (the caller binds them to the Merkle part).
+                      min_security_bits: float = 100) -> Checked:
+    """Check the statement against the batch and verify the proof; returns the claimed ends of
+    every position and order chain (the caller binds them to the Merkle parts).
 
     Raises StatementError or VerificationError."""
     checked = records(statement, batch, config)
-    rows, first, last = checked.rows, checked.first, checked.last
+    rows = checked.rows
     circuit = circuit_for(config)
     public = np.zeros((len(rows), circuit.schema.n_public), dtype=np.int64)
     for i, r in enumerate(rows):
         public[i] = circuit.schema.public_row(*public_values(circuit, r))
     verify(arithmetic_air(circuit, public, batch, statement.to_bytes()), proof, min_security_bits=min_security_bits)
-    return first, last
+    return checked

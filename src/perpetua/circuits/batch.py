@@ -21,12 +21,14 @@ batch:
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import struct
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
 from perpetua.circuits.state_update import (
@@ -39,15 +41,20 @@ from perpetua.circuits.state_update import (
     pad_updates,
     update_trace,
 )
-from perpetua.circuits.statement import Statement, StatementError, build_statement, records
+from perpetua.circuits.statement import Checked, Statement, StatementError, build_statement, records
 from perpetua.crypto.keccak import keccak256
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.constants import TREE_HEIGHT
-from perpetua.rollup.hashing import EMPTY_POSITION_SUBTREES, digest_to_ints, ints_to_digest
+from perpetua.rollup.hashing import (
+    EMPTY_ORDER_SUBTREES,
+    EMPTY_POSITION_SUBTREES,
+    digest_to_ints,
+    ints_to_digest,
+)
 from perpetua.rollup.position import Position
 from perpetua.rollup.state import RollupState
-from perpetua.rollup.tree import MerkleTree, hash_positions
+from perpetua.rollup.tree import MerkleTree, hash_orders, hash_positions
 from perpetua.stark.errors import VerificationError
 from perpetua.stark.params import ProofOptions
 from perpetua.stark.prover import prove
@@ -103,6 +110,38 @@ def witnesses_for_batch(tree: MerkleTree, batch: Batch, extra: Sequence[int] = (
     return out
 
 
+def orders_tree(state: RollupState) -> MerkleTree:
+    """The orders tree of a state, built from its fulfilment records."""
+    tree = MerkleTree(EMPTY_ORDER_SUBTREES)
+    items = dict(state.orders.items())
+    if items:
+        tree.update(dict(zip(items, hash_orders(list(items.values())), strict=True)))
+    return tree
+
+
+def payload_order_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
+    """(order id, new leaf digest) for every changed fulfilment record of a DA payload, in its order."""
+    orders = list(decode_diff(payload).orders)
+    digests = hash_orders([f for _, f in orders]) if orders else []
+    return [(oid, tuple(digest_to_ints(d))) for (oid, _), d in zip(orders, digests, strict=True)]
+
+
+def order_witnesses(tree: MerkleTree, batch: Batch) -> list[UpdateWitness]:
+    """The payload's order updates applied in turn to `tree` (mutated), from the batch's old
+    orders root to its new one."""
+    if tree.root != batch.old_roots[1]:
+        raise ValueError("the tree is not at the batch's old orders root")
+    out: list[UpdateWitness] = []
+    for oid, new in payload_order_updates(batch.payload):
+        old = tuple(digest_to_ints(tree.leaf(oid)))
+        siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(oid))
+        out.append(UpdateWitness(LeafUpdate(oid, old, new), siblings))
+        tree.update({oid: ints_to_digest(new)})
+    if tree.root != batch.new_roots[1]:
+        raise ValueError("replaying the payload does not reach the batch's new orders root")
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkProof:
     """One chunk: its root transition, its (padded) public updates and its STARK proof bytes."""
@@ -128,20 +167,18 @@ class BatchProof:
     """The arithmetic part's statement (`circuits.statement.Statement`), empty without one."""
     arithmetic: bytes = b""
     """The arithmetic part's STARK proof bytes, empty without one."""
+    num_order_updates: int = 0
+    order_chunks: tuple[ChunkProof, ...] = ()
+    """The orders-root transition (orders tree, same AIR), present with the arithmetic part."""
 
     def to_bytes(self) -> bytes:
         out = [MAGIC, struct.pack("<HII", VERSION, self.height, self.num_updates),
-               self.old_root, self.new_root, self.payload_hash, self.commitment,
-               struct.pack("<I", len(self.chunks))]
-        for c in self.chunks:
-            out.append(struct.pack(f"<{2 * D}I", *c.old_root, *c.new_root))
-            out.append(struct.pack("<I", len(c.updates)))
-            for u in c.updates:
-                out.append(struct.pack(f"<Q{2 * D}I", u.index, *u.old, *u.new))
-            out.append(struct.pack("<I", len(c.proof)))
-            out.append(c.proof)
+               self.old_root, self.new_root, self.payload_hash, self.commitment]
+        out += _chunks_bytes(self.chunks)
         out += [struct.pack("<I", len(self.statement)), self.statement,
-                struct.pack("<I", len(self.arithmetic)), self.arithmetic]
+                struct.pack("<I", len(self.arithmetic)), self.arithmetic,
+                struct.pack("<I", self.num_order_updates)]
+        out += _chunks_bytes(self.order_chunks)
         return b"".join(out)
 
     @staticmethod
@@ -157,38 +194,65 @@ class BatchProof:
             at += n
             return out
 
+        def u32() -> int:
+            return int(struct.unpack("<I", take(4))[0])
+
+        def chunks() -> tuple[ChunkProof, ...]:
+            out = []
+            for _ in range(u32()):
+                roots = struct.unpack(f"<{2 * D}I", take(8 * D))
+                updates = []
+                for _ in range(u32()):
+                    v = struct.unpack(f"<Q{2 * D}I", take(8 + 8 * D))
+                    updates.append(LeafUpdate(v[0], tuple(v[1:1 + D]), tuple(v[1 + D:])))
+                proof = take(u32())
+                out.append(ChunkProof(roots[:D], roots[D:], tuple(updates), proof))
+            return tuple(out)
+
         if take(len(MAGIC)) != MAGIC:
             raise BatchProofError("not a batch proof")
         version, height, num_updates = struct.unpack("<HII", take(10))
         if version != VERSION:
             raise BatchProofError(f"unknown batch proof version {version}")
         old_root, new_root, payload_hash, commitment = take(32), take(32), take(32), take(32)
-        chunks = []
-        for _ in range(struct.unpack("<I", take(4))[0]):
-            roots = struct.unpack(f"<{2 * D}I", take(8 * D))
-            updates = []
-            for _ in range(struct.unpack("<I", take(4))[0]):
-                v = struct.unpack(f"<Q{2 * D}I", take(8 + 8 * D))
-                updates.append(LeafUpdate(v[0], tuple(v[1:1 + D]), tuple(v[1 + D:])))
-            proof = take(struct.unpack("<I", take(4))[0])
-            chunks.append(ChunkProof(roots[:D], roots[D:], tuple(updates), proof))
-        statement = take(struct.unpack("<I", take(4))[0])
-        arithmetic = take(struct.unpack("<I", take(4))[0])
+        position_chunks = chunks()
+        statement = take(u32())
+        arithmetic = take(u32())
+        num_order_updates = u32()
+        order_chunks = chunks()
         if at != len(data):
             raise BatchProofError("trailing bytes after the batch proof")
-        return BatchProof(height, old_root, new_root, payload_hash, commitment, num_updates, tuple(chunks),
-                          statement, arithmetic)
+        return BatchProof(height, old_root, new_root, payload_hash, commitment, num_updates, position_chunks,
+                          statement, arithmetic, num_order_updates, order_chunks)
 
 
-def chunk_binding(payload_hash: bytes, commitment: bytes, chunk: int, num_chunks: int) -> list[int]:
-    """What each chunk's transcript absorbs besides roots and updates."""
-    return [*hash_to_field(payload_hash), *hash_to_field(commitment), chunk, num_chunks]
+def _chunks_bytes(chunks: Sequence[ChunkProof]) -> list[bytes]:
+    out = [struct.pack("<I", len(chunks))]
+    for c in chunks:
+        out.append(struct.pack(f"<{2 * D}I", *c.old_root, *c.new_root))
+        out.append(struct.pack("<I", len(c.updates)))
+        for u in c.updates:
+            out.append(struct.pack(f"<Q{2 * D}I", u.index, *u.old, *u.new))
+        out.append(struct.pack("<I", len(c.proof)))
+        out.append(c.proof)
+    return out
 
 
-def chunk_air(proof: BatchProof, n: int) -> StateUpdateAir:
-    c = proof.chunks[n]
+POSITIONS_TREE, ORDERS_TREE = 0, 1
+
+
+def chunk_binding(payload_hash: bytes, commitment: bytes, chunk: int, num_chunks: int,
+                  tree: int = POSITIONS_TREE) -> list[int]:
+    """What each chunk's transcript absorbs besides roots and updates (the tree tag keeps a
+    positions chunk from passing as an orders chunk)."""
+    return [*hash_to_field(payload_hash), *hash_to_field(commitment), chunk, num_chunks, tree]
+
+
+def chunk_air(proof: BatchProof, n: int, tree: int = POSITIONS_TREE) -> StateUpdateAir:
+    chunks = proof.chunks if tree == POSITIONS_TREE else proof.order_chunks
+    c = chunks[n]
     return StateUpdateAir(proof.height, c.old_root, c.new_root, c.updates,
-                          chunk_binding(proof.payload_hash, proof.commitment, n, len(proof.chunks)))
+                          chunk_binding(proof.payload_hash, proof.commitment, n, len(chunks), tree))
 
 
 def _prove_chunk(height: int, old_root: tuple[int, ...], witnesses: list[UpdateWitness], binding: list[int],
@@ -261,25 +325,43 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     if config is None:
         return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
                            executor=executor, options=options)
+    options = options or ProofOptions()
     statement = build_statement(old_state, batch, config)
     first = records(statement, batch, config).first
     changed = {pid for pid, _ in payload_updates(batch.payload)}
     extra = sorted(set(first) - changed)
-    pool = executor
-    own_pool = None
-    if pool is None and workers > 1:
-        pool = own_pool = _executor(workers)
-    try:
-        arithmetic = (pool.submit(_prove_arithmetic_bytes, old_state, batch, config, options)
-                      if pool is not None else None)
-        merkle = prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
-                             executor=pool, options=options, extra=extra)
-        proof_bytes = arithmetic.result() if arithmetic is not None else \
-            _prove_arithmetic_bytes(old_state, batch, config, options)
-    finally:
-        if own_pool is not None:
-            own_pool.shutdown()
-    return replace(merkle, statement=statement.to_bytes(), arithmetic=proof_bytes)
+    h = TREE_HEIGHT
+    pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]),
+                             witnesses_for_batch(positions_tree(old_state), batch, extra), chunk_size)
+    order_w = order_witnesses(orders_tree(old_state), batch)
+    ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size) if order_w else []
+    jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
+    for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
+        jobs += [(_prove_chunk, (h, root, part, chunk_binding(batch.payload_hash, batch.commitment, n, len(parts),
+                                                                tree), options))
+                 for n, (root, part) in enumerate(parts)]
+    results = _run(jobs, workers, executor)
+    arithmetic = results[0]
+    chunk_results = results[1:]
+    pos_chunks = tuple(ChunkProof(root, new_root, tuple(w.update for w in part), proof)
+                       for (root, part), (new_root, proof) in zip(pos_parts, chunk_results[:len(pos_parts)],
+                                                                   strict=True))
+    ord_chunks = tuple(ChunkProof(root, new_root, tuple(w.update for w in part), proof)
+                       for (root, part), (new_root, proof) in zip(ord_parts, chunk_results[len(pos_parts):],
+                                                                   strict=True))
+    return BatchProof(h, batch.old_roots[0], ints_to_digest(pos_chunks[-1].new_root), batch.payload_hash,
+                      batch.commitment, sum(1 for _ in extra) + len(changed), pos_chunks, statement.to_bytes(),
+                      arithmetic, len(order_w), ord_chunks)
+
+
+def _run(jobs: Sequence[tuple[Any, tuple[Any, ...]]], workers: int, executor: Executor | None) -> list[Any]:
+    """Run (function, args) jobs in order on `executor`, an own pool of `workers`, or inline."""
+    if executor is not None:
+        return [f.result() for f in [executor.submit(fn, *args) for fn, args in jobs]]
+    if workers > 1 and len(jobs) > 1:
+        with _executor(min(workers, len(jobs))) as pool:
+            return [f.result() for f in [pool.submit(fn, *args) for fn, args in jobs]]
+    return [fn(*args) for fn, args in jobs]
 
 
 def _prove_arithmetic_bytes(old_state: RollupState, batch: Batch, config: GeneralConfig,
@@ -287,26 +369,32 @@ def _prove_arithmetic_bytes(old_state: RollupState, batch: Batch, config: Genera
     return prove_arithmetic(old_state, batch, config, options)[1]
 
 
-def check_chunks(proof: BatchProof, min_security_bits: float = 100) -> None:
-    """Chain the chunks by roots and verify each chunk's STARK (raises BatchProofError)."""
-    if not proof.chunks:
-        raise BatchProofError("no chunks")
-    if tuple(proof.chunks[0].old_root) != tuple(digest_to_ints(proof.old_root)):
-        raise BatchProofError("first chunk does not start at the batch's old root")
-    if tuple(proof.chunks[-1].new_root) != tuple(digest_to_ints(proof.new_root)):
-        raise BatchProofError("last chunk does not end at the batch's new root")
-    for a, b in zip(proof.chunks, proof.chunks[1:], strict=False):
+def check_chunks(proof: BatchProof, min_security_bits: float = 100, tree: int = POSITIONS_TREE,
+                 old_root: bytes | None = None, new_root: bytes | None = None) -> None:
+    """Chain one tree's chunks by roots and verify each chunk's STARK (raises BatchProofError)."""
+    name = "positions" if tree == POSITIONS_TREE else "orders"
+    chunks = proof.chunks if tree == POSITIONS_TREE else proof.order_chunks
+    count = proof.num_updates if tree == POSITIONS_TREE else proof.num_order_updates
+    old_root = proof.old_root if old_root is None else old_root
+    new_root = proof.new_root if new_root is None else new_root
+    if not chunks:
+        raise BatchProofError(f"no {name} chunks")
+    if tuple(chunks[0].old_root) != tuple(digest_to_ints(old_root)):
+        raise BatchProofError(f"first {name} chunk does not start at the batch's old root")
+    if tuple(chunks[-1].new_root) != tuple(digest_to_ints(new_root)):
+        raise BatchProofError(f"last {name} chunk does not end at the batch's new root")
+    for a, b in itertools.pairwise(chunks):
         if tuple(a.new_root) != tuple(b.old_root):
-            raise BatchProofError("chunks do not chain: a chunk's new root is not the next one's old root")
-    listed = [u for c in proof.chunks for u in c.updates]
-    real, padding = listed[:proof.num_updates], listed[proof.num_updates:]
-    if len(real) != proof.num_updates or any(u.old != u.new for u in padding):
+            raise BatchProofError(f"{name} chunks do not chain: a chunk's new root is not the next one's old root")
+    listed = [u for c in chunks for u in c.updates]
+    real, padding = listed[:count], listed[count:]
+    if len(real) != count or any(u.old != u.new for u in padding):
         raise BatchProofError("padding updates must be no-ops")
-    for n in range(len(proof.chunks)):
+    for n in range(len(chunks)):
         try:
-            verify(chunk_air(proof, n), proof.chunks[n].proof, min_security_bits=min_security_bits)
+            verify(chunk_air(proof, n, tree), chunks[n].proof, min_security_bits=min_security_bits)
         except (VerificationError, ValueError) as e:
-            raise BatchProofError(f"chunk {n}: {e}") from e
+            raise BatchProofError(f"{name} chunk {n}: {e}" if tree else f"chunk {n}: {e}") from e
 
 
 def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100,
@@ -329,11 +417,13 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
     if config is not None:
         expected += _check_arithmetic(batch, proof, config, listed, min_security_bits)
-    elif proof.statement or proof.arithmetic:
+    elif proof.statement or proof.arithmetic or proof.order_chunks:
         raise BatchProofError("an arithmetic part is present but no config was given to check it")
     if proof.num_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
         raise BatchProofError("updates differ from the payload's changed positions")
     check_chunks(proof, min_security_bits)
+    if config is not None and (proof.order_chunks or batch.old_roots[1] != batch.new_roots[1]):
+        check_chunks(proof, min_security_bits, ORDERS_TREE, batch.old_roots[1], batch.new_roots[1])
     return proof
 
 
@@ -347,11 +437,13 @@ def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, li
         statement, used = Statement.from_bytes(proof.statement)
         if used != len(proof.statement):
             raise StatementError("trailing bytes after the statement")
-        first, _ = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits)
+        checked = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits)
     except StatementError as e:
         raise BatchProofError(f"arithmetic statement: {e}") from e
     except (VerificationError, ValueError) as e:
         raise BatchProofError(f"arithmetic proof: {e}") from e
+    first = checked.first
+    _check_orders(batch, proof, statement, checked)
     changed = {pid for pid, _ in payload_updates(batch.payload)}
     digests = dict(zip(sorted(first), hash_positions([first[p] for p in sorted(first)]), strict=True)) \
         if first else {}
@@ -360,3 +452,24 @@ def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, li
         if pid in old and old[pid] != tuple(digest_to_ints(digest)):
             raise BatchProofError(f"position {pid}: the claimed old state is not the tree's leaf")
     return [(pid, tuple(digest_to_ints(digests[pid]))) for pid in sorted(set(first) - changed)]
+
+
+def _check_orders(batch: Batch, proof: BatchProof, statement: Statement, checked: Checked) -> None:
+    """The orders part lists exactly the payload's fulfilment records (new digests recomputed
+    here), each order's claimed first fulfilment is the tree's old leaf and its last is the
+    payload's; an order the statement does not fill may change only through an opaque transaction."""
+    expected = payload_order_updates(batch.payload)
+    listed = [u for c in proof.order_chunks for u in c.updates][:proof.num_order_updates]
+    if proof.num_order_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
+        raise BatchProofError("order updates differ from the payload's fulfilment records")
+    payload = dict(decode_diff(batch.payload).orders)
+    old = {u.index: u.old for u in listed}
+    firsts = list(checked.orders_first.items())
+    digests = hash_orders([f for _, f in firsts]) if firsts else []
+    for (oid, _), digest in zip(firsts, digests, strict=True):
+        if old.get(oid) != tuple(digest_to_ints(digest)):
+            raise BatchProofError(f"order {oid}: the claimed fulfilment before the batch is not the tree's leaf")
+        if payload.get(oid) != checked.orders_last[oid]:
+            raise BatchProofError(f"order {oid}: the claimed fulfilment does not end at the payload's")
+    if set(payload) - set(checked.orders_first) and not statement.opaque:
+        raise BatchProofError("an order's fulfilment changes without a fill")

@@ -34,12 +34,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from perpetua.stark import extension as ext
 from perpetua.stark.air import Air, Assertion, AuxAssertion, Frame
 from perpetua.stark.algebra import FieldVec
 from perpetua.stark.field import Arr, P
 
+IntArr = npt.NDArray[np.int64]
 LIMB_BITS = 8
 BASE = 1 << LIMB_BITS
 CARRY_HI_OFFSET = 128
@@ -254,7 +256,7 @@ class Schema:
     # -- witness ----------------------------------------------------------------------------------
 
     def row(self, values: Mapping[str, int], flags: Mapping[str, int], row_no: int,
-            strict: bool = True) -> tuple[Arr, Arr]:
+            strict: bool = True) -> tuple[IntArr, IntArr]:
         """(private cells, public cells) of one row; raises ArithmeticError_ if an identity fails.
 
         `strict=False` is a cheating prover's witness: failing identities get carries anyway
@@ -302,7 +304,7 @@ class Schema:
                 raise ArithmeticError_(f"row {row_no}: {name} fails")
         return priv, pub
 
-    def public_row(self, values: Mapping[str, int], flags: Mapping[str, int]) -> Arr:
+    def public_row(self, values: Mapping[str, int], flags: Mapping[str, int]) -> IntArr:
         """The public cells of one row (the verifier's side: no private value is needed)."""
         pub = np.zeros(self.n_public, dtype=np.int64)
         for name, v in self.vars.items():
@@ -407,8 +409,8 @@ class Schema:
                     for k, x in enumerate(conv):
                         cols[j + k] = cols[j + k] + d * x
             gate: FieldVec = active
-            for f, pol in ident.gate:
-                gate = gate * (flag(f) if pol else 1 - flag(f))
+            for fl, pol in ident.gate:
+                gate = gate * (flag(fl) if pol else 1 - flag(fl))
             prev: FieldVec | int = 0
             for k in range(ident.columns):
                 if k < len(ident.carries):
@@ -423,8 +425,8 @@ class Schema:
             for i in range(len(v.limbs)):
                 total = total + limb(v, i)
             gate = active
-            for f, pol in g:
-                gate = gate * (flag(f) if pol else 1 - flag(f))
+            for fl, pol in g:
+                gate = gate * (flag(fl) if pol else 1 - flag(fl))
             out.append(gate * (total * cur[inv] - 1))
         out.extend(fn(cur, pub, active) for _, _, fn, _ in self._custom)
         return out
@@ -558,7 +560,7 @@ class IntAir(Air):
 
 
 def build_trace(schema: Schema, rows: Sequence[tuple[Mapping[str, int], Mapping[str, int]]],
-                strict: bool = True) -> tuple[Arr, Arr]:
+                strict: bool = True) -> tuple[Arr, IntArr]:
     """(main trace, public rows) for the given rows of (values, flags).
 
     Raises ArithmeticError_ naming the first identity a row violates."""
