@@ -237,3 +237,37 @@ def test_a_whole_batch_proof_with_both_parts_verifies_and_binds_the_leaves() -> 
                  if c.position_id == pid and c is statement.claims[1] else c for c in statement.claims)
     with pytest.raises(BatchProofError):
         verify_batch_proof(batch, replace(proof, statement=replace(statement, claims=bent).to_bytes()), config=CONFIG)
+
+
+@pytest.mark.slow
+def test_an_order_claimed_less_filled_than_the_tree_says_is_refused() -> None:
+    """A cross-batch over-fill: the operator claims an order starts the batch less filled than
+    the orders tree records and proves the arithmetic of that claim honestly; the orders part's
+    binding refuses it."""
+    from perpetua.circuits.arithmetic import arithmetic_air
+    from perpetua.circuits.batch import BatchProofError, prove_rollup_batch, verify_batch_proof
+    from perpetua.circuits.statement import Statement
+    from perpetua.rollup.transactions.trade import Trade
+    from tests.rollup.helpers import order
+    cost = 40_000 * BTC1 * USD // BTC.resolution
+    a, b = order(10, True, 2 * BTC1, 2 * cost), order(11, False, 2 * BTC1, 2 * cost)
+    batcher = Batcher(funded_state((10, 10**12), (11, 10**12)), context())
+    batcher.submit(Trade(a, b, cost, BTC1, 0, 0))  # half of both orders, in an earlier batch
+    batcher.cut()
+    old = batcher.state
+    batcher.submit(Trade(a, b, cost, BTC1, 0, 0))  # the other half
+    batch = batcher.cut()
+    proof = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4)  # type: ignore[arg-type]
+    verify_batch_proof(batch, proof, config=CONFIG)
+    statement, _ = Statement.from_bytes(proof.statement)
+    claims = list(statement.claims)
+    n = next(i for i, c in enumerate(claims) if c.fulfilled_after)
+    assert claims[n].fulfilled_before == BTC1
+    claims[n] = replace(claims[n], fulfilled_before=0, fulfilled_after=BTC1)  # "never filled before"
+    forged = replace(statement, claims=tuple(claims))
+    rows = records(forged, batch, CONFIG).rows
+    trace, public = build_trace(CIRCUIT.schema, [row_values(CIRCUIT, r) for r in rows])
+    raw = forged.to_bytes()
+    arithmetic = prove(arithmetic_air(CIRCUIT, public, batch, raw), trace, check_trace=False)
+    with pytest.raises(BatchProofError, match="not the tree's leaf|payload"):
+        verify_batch_proof(batch, replace(proof, statement=raw, arithmetic=arithmetic), config=CONFIG)
