@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
+from perpetua.circuits.authorisation import Unauthorised, check_authorisation
 from perpetua.circuits.state_update import (
     D,
     LeafUpdate,
@@ -43,7 +44,7 @@ from perpetua.circuits.state_update import (
 )
 from perpetua.circuits.statement import Checked, Statement, StatementError, build_statement, records
 from perpetua.crypto.keccak import keccak256
-from perpetua.rollup.batch import Batch, decode_diff
+from perpetua.rollup.batch import Batch, commitment, decode_diff
 from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.constants import TREE_HEIGHT
 from perpetua.rollup.hashing import (
@@ -398,11 +399,13 @@ def check_chunks(proof: BatchProof, min_security_bits: float = 100, tree: int = 
 
 
 def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100,
-                       config: GeneralConfig | None = None) -> BatchProof:
+                       config: GeneralConfig | None = None,
+                       registered_conditions: frozenset[int] = frozenset()) -> BatchProof:
     """Raise BatchProofError unless `proof` proves `batch`'s positions-root transition over
     exactly its payload's changed leaves, bound to its payload hash and commitment; with
-    `config`, also that every covered transaction's arithmetic holds (`circuits.arithmetic`) and
-    that the claimed states start at the tree's leaves and end at the payload's."""
+    `config`, also that every covered transaction's arithmetic holds (`circuits.arithmetic`),
+    that the claimed states start at the trees' leaves and end at the payload's, and that every
+    transaction is authorised (`circuits.authorisation`: signatures, natively)."""
     if isinstance(proof, bytes):
         proof = BatchProof.from_bytes(proof)
     if proof.height != TREE_HEIGHT:
@@ -413,6 +416,9 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
         raise BatchProofError("payload hash differs from the batch's payload")
     if proof.commitment != batch.commitment:
         raise BatchProofError("commitment differs from the batch's")
+    if commitment(batch.sequence, batch.mode, batch.old_roots, batch.new_roots, batch.txs,
+                  batch.payload) != batch.commitment:
+        raise BatchProofError("the batch's commitment is not the hash of its transactions, roots and payload")
     expected = payload_updates(batch.payload)
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
     if config is not None:
@@ -424,6 +430,11 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     check_chunks(proof, min_security_bits)
     if config is not None and (proof.order_chunks or batch.old_roots[1] != batch.new_roots[1]):
         check_chunks(proof, min_security_bits, ORDERS_TREE, batch.old_roots[1], batch.new_roots[1])
+    if config is not None:
+        try:
+            check_authorisation(batch, config, registered_conditions=registered_conditions)
+        except Unauthorised as e:
+            raise BatchProofError(f"unauthorised: {e}") from e
     return proof
 
 
