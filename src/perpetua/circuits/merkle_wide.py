@@ -92,6 +92,7 @@ __all__ = [
     "WideUpdateAir",
     "chain_roots",
     "hash_to_field",
+    "lane_columns",
     "pad_updates",
     "wide_update_trace",
 ]
