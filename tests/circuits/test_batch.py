@@ -17,7 +17,7 @@ from perpetua.circuits.batch import (
     verify_batch_proof,
 )
 from perpetua.circuits.fact_service import BatchRefused, StarkFactService
-from perpetua.rollup.batch import Batch, Batcher
+from perpetua.rollup.batch import Batch, Batcher, commitment
 from tests.rollup.helpers import BTC, NOW_S, context, funded_state, trade
 
 USD = 10**6
@@ -54,9 +54,16 @@ def test_proof_of_another_batch_or_changed_statement_fails(proven: tuple[Batcher
                 replace(batch, old_roots=(other, batch.old_roots[1])), replace(batch, payload_hash=other)):
         with pytest.raises(BatchProofError):
             verify_batch_proof(bad, proof)
-    # the statement edited to match another commitment: the chunk STARKs no longer verify
-    with pytest.raises(BatchProofError, match="chunk 0"):
+    # a commitment that is not the hash of the batch's contents
+    with pytest.raises(BatchProofError, match="not the hash"):
         verify_batch_proof(replace(batch, commitment=other), replace(proof, commitment=other))
+    # the statement edited to match another (well-formed) batch's commitment: the chunk STARKs
+    # no longer verify
+    moved = replace(batch, sequence=batch.sequence + 1)
+    moved = replace(moved, commitment=commitment(moved.sequence, moved.mode, moved.old_roots, moved.new_roots,
+                                                 moved.txs, moved.payload))
+    with pytest.raises(BatchProofError, match="chunk 0"):
+        verify_batch_proof(moved, replace(proof, commitment=moved.commitment))
 
 
 def test_payload_leaves_bind_the_public_updates(proven: tuple[Batcher, Batch, BatchProof]) -> None:
