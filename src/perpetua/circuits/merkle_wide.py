@@ -267,10 +267,13 @@ class WideUpdateAir(Air):
 
     def _local_both(self, cur: list[FieldVec], nxt: list[FieldVec]) -> tuple[list[FieldVec], list[FieldVec]]:
         """L(cur) and L(nxt), each computed once where the vector type allows it."""
-        if all(isinstance(v, BaseVec) for v in cur):
+        base = [v for v in cur if isinstance(v, BaseVec)]
+        bit_next = nxt[BIT]
+        shift = len(base[0].v) // self.trace_length if base else 0
+        if (len(base) == len(cur) and isinstance(bit_next, BaseVec) and shift * self.trace_length == len(base[0].v)
+                and np.array_equal(bit_next.v, np.roll(base[BIT].v, -shift))):
             # over a trace or its LDE, the next row is the same vector rotated by len / T points
-            base = [v for v in cur if isinstance(v, BaseVec)]
-            shift = len(base[0].v) // self.trace_length
+            # (the prover's and check_trace's frames; checked on the bit column just above)
             here = _local(base)
             rolled: list[FieldVec] = []
             for v in here:
