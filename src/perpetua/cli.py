@@ -16,6 +16,13 @@ def _cmd_markets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     """Run the main job: API, dashboard and a live simulated market (``perpetua.mainjob``)."""
     from perpetua.mainjob.app import UpOptions, up
@@ -23,7 +30,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return up(UpOptions(
         data_dir=args.data_dir, host=args.host, port=args.port, speed=args.speed, seed=args.seed,
         candles_path=args.candles, candles_limit=args.candles_limit, markets_path=args.config,
-        l1=not args.no_l1,
+        l1=not args.no_l1, tamper_proof_every=args.tamper_proof_every,
+        **({"batch_txs": args.batch_txs} if args.batch_txs is not None else {}),
     ))
 
 
@@ -156,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--no-l1", action="store_true",
                     help="do not run the L1 contracts in-process (no rollup batches, no settlement view)")
+    up.add_argument("--batch-txs", type=_positive_int, default=None, metavar="N",
+                    help="cut a rollup batch at this many transactions (default 64; each batch is STARK-proven)")
+    up.add_argument("--tamper-proof-every", type=_positive_int, default=None, metavar="N",
+                    help="fault injection: corrupt every Nth batch's proof; the fact service refuses it and the "
+                         "settlement view lists the refusal, then the honest proof is accepted (default off)")
     up.set_defaults(func=_cmd_up)
     srv = sub.add_parser("serve", help="run the trader API (dYdX v3 REST + WebSocket)")
     srv.add_argument("--server-config", help="TOML file with a [server] table (PERPETUA_* variables override)")

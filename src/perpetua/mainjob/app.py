@@ -51,6 +51,8 @@ class UpOptions:
     batch_txs: int = BATCH_TXS
     batch_interval_s: float | None = None
     """Wall seconds between batches at most; None: ten simulated minutes at ``speed``."""
+    tamper_proof_every: int | None = None
+    """Fault injection: corrupt every Nth batch's proof (refused, then accepted with the honest one)."""
 
 
 def fresh_data_dir(path: str | Path) -> Path:
@@ -87,7 +89,8 @@ def build_app(opts: UpOptions, config: ExchangeConfig | None = None, candles: li
             settlement = None
             if opts.l1:
                 settlement = Settlement(a.state.exchange, SettlementOptions(
-                    speed=opts.speed, batch_txs=opts.batch_txs, batch_interval_s=opts.batch_interval_s))
+                    speed=opts.speed, batch_txs=opts.batch_txs, batch_interval_s=opts.batch_interval_s,
+                    tamper_proof_every=opts.tamper_proof_every))
                 settlement.attach()
             a.state.settlement = settlement
             live = LiveMarket(a.state.exchange, candles, settings, opts.speed, identity.create_meta(), settlement)
@@ -116,8 +119,11 @@ def banner(opts: UpOptions, identity: DemoIdentity, candles: int) -> str:
         f"  API          {url}v3/markets   (OpenAPI: {url}docs, WebSocket: ws://{opts.host}:{opts.port}/v3/ws)",
         f"  Data         {Path(opts.data_dir).resolve()} (SQLite journal, fresh each run)",
         f"  Market       BTC-USD replaying {candles} recorded one-minute candles at {speed}",
-        (f"  L1           Vyper contracts in-process (titanoboa), rollup batches; settlement view {url}settlement"
+        (f"  L1           Vyper contracts in-process (titanoboa), rollup batches of up to {opts.batch_txs} txs, each "
+         f"STARK-proven then verified before L1 accepts it; settlement view {url}settlement"
          if opts.l1 else "  L1           off (--no-l1)"),
+        *([f"  Fault        every {opts.tamper_proof_every}th batch's proof is corrupted (--tamper-proof-every): "
+           "refused, then accepted with the honest proof"] if opts.l1 and opts.tamper_proof_every else []),
         f"  Demo account position id {identity.position_id} (DEVELOPMENT ONLY: the server holds these keys)",
         f"    STARK private key  {identity.stark_private_key:#x}",
         f"    STARK public key   {identity.stark_public_key:#x}",

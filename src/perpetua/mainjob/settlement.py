@@ -12,8 +12,15 @@ thread touches the EVM; the route reads the snapshot the thread publishes):
 3. maps every event with ``perpetua.rollup.adapter.ExchangeAdapter`` into rollup transactions on a
    ``Batcher`` and cuts a batch when it holds ``batch_txs`` transactions or its first one is
    ``batch_interval_s`` old (ten simulated minutes, divided by ``--speed`` as funding is);
-4. submits each batch with ``OperatorClient.submit_batch(from_rollup(batch))`` (the interim fact
-   registry) and checks that L1's root is the rollup's;
+4. proves each batch (``perpetua.circuits.batch.prove_rollup_batch`` from the rollup state at the
+   batch's old roots) in a separate prover process (``perpetua.mainjob.prover``: proving holds the
+   GIL, the exchange shares this process), then submits it through
+   ``perpetua.circuits.fact_service.StarkFactService``: the service verifies the proof and only then
+   registers the batch's fact in the (interim) fact registry, and the state update is sent with
+   ``register_fact=False``; the loop checks that L1's root is the rollup's. A refused batch (its
+   proof does not verify) is recorded for the view and retried once with a fresh proof; refused
+   again, the loop stops. ``tamper_proof_every`` (fault injection, off by default) corrupts every
+   Nth batch's proof so the view shows a refusal, then the honest proof is accepted;
 5. demo flows on L1: every few batches a taker withdraws on L2 (claimable on L1 when its batch lands,
    claimed before the next batch) and a maker deposits on L1 (credited on L2 at the next batch).
 
@@ -32,6 +39,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,9 +52,11 @@ from perpetua.core.state import ExchangeState
 from perpetua.crypto.assets import Network, collateral_asset_id
 from perpetua.crypto.keys import public_key
 from perpetua.crypto.signatures import Signature, sign
+from perpetua.mainjob.prover import BatchProver, ProvenBatch, tamper
 from perpetua.rollup.adapter import ExchangeAdapter, UnmappedEvent, dev_oracle_signer
 from perpetua.rollup.batch import Batch, Batcher, Mode
 from perpetua.rollup.config import config_from_exchange, internal_price, max_funding_rate_from_exchange
+from perpetua.rollup.pmap import changed_keys
 from perpetua.rollup.state import BatchContext, RollupState
 from perpetua.sim.demo_market import DEMO_ACCOUNT, LEVERAGED, MAKERS, TAKERS, demo_private_key
 from perpetua.store.journal import JournalRecord
@@ -55,8 +65,14 @@ log = logging.getLogger("perpetua.mainjob.settlement")
 
 BATCH_INTERVAL_S = 600
 """Simulated seconds between batches at most (divided by the replay speed, as funding is)."""
-BATCH_TXS = 256
-"""Cut a batch once it holds this many rollup transactions."""
+BATCH_TXS = 64
+"""Cut a batch once it holds this many rollup transactions. Proving costs about one second per
+changed position (the demo has 14), so a batch of 64 proves in seconds to tens of seconds; bigger
+batches amortise the same proof over more transactions."""
+REFUSALS_SHOWN = 20
+MAX_BATCH_TXS = 1_500
+"""Stop draining the queue into the pending batch past this many transactions: the payload grows with
+the orders filled (~50 bytes a transaction) and L1 takes at most 128 KiB of state diff a batch."""
 DEMO_WITHDRAWAL = 250 * COLLATERAL_RESOLUTION
 DEMO_TOP_UP = 1_000 * COLLATERAL_RESOLUTION
 DEMO_FLOW_EVERY = 2
@@ -67,6 +83,28 @@ ORDER_EXPIRATION_H = 24 * 365
 
 class CannotFollow(RuntimeError):
     """The rollup cannot express what the exchange did (the settlement loop stops)."""
+
+
+class _Stopping(Exception):
+    """stop() was called while the loop waited for a proof."""
+
+
+class _TimedRegistrar:
+    """The operator client as the fact service's registrar, noting when the service asks for the
+    fact (its proof verification is done by then)."""
+
+    def __init__(self, op: Any) -> None:
+        self.op = op
+        self.asked_at: float | None = None
+        self.verified_s = 0.0
+
+    def fact_for(self, batch: Any) -> bytes:
+        self.asked_at = time.perf_counter()
+        fact: bytes = self.op.fact_for(batch)
+        return fact
+
+    def register_fact(self, fact: bytes) -> Any:
+        return self.op.register_fact(fact)
 
 
 def demo_accounts() -> tuple[int, ...]:
@@ -80,6 +118,9 @@ class SettlementOptions:
     batch_interval_s: float | None = None
     """Wall seconds; None: BATCH_INTERVAL_S / speed (at least 1 s)."""
     demo_flows: bool = True
+    tamper_proof_every: int | None = None
+    """Fault injection: corrupt the proof of every Nth batch (the fact service refuses it, the view
+    lists the refusal, the honest proof is then accepted). None: off."""
 
     @property
     def interval_s(self) -> float:
@@ -191,15 +232,30 @@ class Follower:
                     self.withdrawals.append((self.adapter.keys[e.position_id], e.position_id, e.amount,
                                              rec.command.timestamp_ns // NS_PER_S))
 
+    def changes_positions(self) -> bool:
+        """Whether the pending transactions change a position (the batch proof proves the positions
+        root's transition: a batch of only funding ticks or price updates has nothing to prove, so it
+        waits for the next trade, deposit or withdrawal)."""
+        start = self.batcher.batch_start_state
+        return start is None or bool(changed_keys(start.positions, self.batcher.state.positions))
+
     def due(self, batch_txs: int, interval_s: float) -> bool:
         pending = len(self.batcher.pending)
+        if not pending or not self.changes_positions():
+            return False
         if pending >= batch_txs:
             return True
-        return bool(pending) and self.started_at is not None and time.monotonic() - self.started_at >= interval_s
+        return self.started_at is not None and time.monotonic() - self.started_at >= interval_s
 
     def cut(self) -> Batch:
+        return self.cut_with_old_state()[1]
+
+    def cut_with_old_state(self) -> tuple[RollupState, Batch]:
+        """The rollup state at the batch's old roots (what the prover starts from) and the batch."""
+        old = self.batcher.batch_start_state
+        assert old is not None
         self.started_at = None
-        return self.batcher.cut()
+        return old, self.batcher.cut()
 
 
 @dataclass
@@ -212,7 +268,15 @@ class Status:
     last_batch_s: float | None = None
     """Wall seconds the last cut + submit took (rollup hashing + py-evm)."""
     batch_stats: dict[int, dict[str, Any]] = field(default_factory=dict)
-    """L1 sequence number -> txs, payload bytes, gas."""
+    """L1 sequence number -> txs, payload bytes, gas, proof bytes, prove / verify seconds, security
+    bits, proven, accepted, refusals."""
+    cut: int = 0
+    """Batches cut (the fault injection counts these)."""
+    proving: int | None = None
+    """The L1 sequence number of the batch being proven, if any."""
+    last_prove_s: float | None = None
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    """Refused batches, oldest first: sequence, reason, at (wall s), tampered, resolution."""
 
 
 class Settlement:
@@ -235,6 +299,7 @@ class Settlement:
         self.credited_genesis = False
         self.outstanding: dict[tuple[int, int], int] = {}
         """(stark key, position id) -> quantums credited on L2 that no accepted batch included yet."""
+        self.prover = BatchProver()
 
     # -- the exchange side (event loop thread) ------------------------------------------------------
 
@@ -263,6 +328,7 @@ class Settlement:
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30)
+        self.prover.close()
 
     async def wait_funded(self, timeout: float = FUNDED_TIMEOUT_S) -> bool:
         """Whether the L1 deposits were credited on L2 (else the caller credits them directly)."""
@@ -298,6 +364,8 @@ class Settlement:
                 self._step()
         except CannotFollow as err:
             self._halt(str(err))
+        except _Stopping:
+            pass
         except Exception as err:  # never the exchange's problem
             log.exception("L1 settlement failed")
             self._halt(f"{type(err).__name__}: {err}")
@@ -355,7 +423,10 @@ class Settlement:
         except queue.Empty:
             return
         self.follower.feed(records, events)
-        for _ in range(200):
+        # What is queued goes into the next batch (up to MAX_BATCH_TXS): a batch costs a proof (seconds
+        # to tens of seconds, about the same for any number of transactions over the same positions), so
+        # the rollup keeps up with the exchange by cutting bigger batches, not more of them.
+        while len(self.follower.batcher.pending) < MAX_BATCH_TXS:
             try:
                 records, events = self.queue.get_nowait()
             except queue.Empty:
@@ -376,6 +447,7 @@ class Settlement:
     def _commit(self) -> None:
         from perpetua.chain.backend import ChainRevert
         from perpetua.chain.batch import from_rollup
+        from perpetua.circuits.fact_service import BatchRefused
 
         follower, op = self.follower, self.op
         assert follower is not None
@@ -383,12 +455,34 @@ class Settlement:
         if op.is_frozen():
             raise CannotFollow("the exchange is frozen on L1: no state update is accepted any more")
         chain = op.chain
-        chain.advance_time(max(0, int(time.time()) - chain.now()))  # L1's clock follows the wall clock
         self._claim_withdrawals()
-        batch = follower.cut()
+        old_state, batch = follower.cut_with_old_state()
+        st = self.status
+        st.cut += 1
+        seq = batch.sequence + 1
+        proven = self._prove(old_state, batch)
+        chain.advance_time(max(0, int(time.time()) - chain.now()))  # L1's clock follows the wall clock
         l1_batch = from_rollup(batch)
+        every = self.opts.tamper_proof_every
+        tampered = every is not None and every > 0 and st.cut % every == 0
+        proof = tamper(proven.proof) if tampered else proven.proof
+        refusals = 0
         try:
-            receipt = op.submit_batch(l1_batch)
+            try:
+                receipt, verify_s = self._certify_and_submit(batch, proof, l1_batch)
+            except BatchRefused as err:
+                refusals += 1
+                if tampered:  # the injected fault: present the honest proof
+                    self._refused(seq, str(err), tampered=True, resolution="resubmitted with the honest proof")
+                else:  # a real refusal: once more with a fresh proof, then stop
+                    self._refused(seq, str(err), tampered=False, resolution="re-proven and resubmitted")
+                    proven = self._prove(old_state, batch)
+                try:
+                    receipt, verify_s = self._certify_and_submit(batch, proven.proof, l1_batch)
+                except BatchRefused as again:
+                    self._refused(seq, str(again), tampered=False, resolution="settlement stopped")
+                    raise CannotFollow(f"the fact service refused rollup batch {batch.sequence} twice: {again}") \
+                        from again
         except ChainRevert as err:
             raise CannotFollow(f"L1 refused rollup batch {batch.sequence}: {err.reason}") from err
         root = op.state()["state_root"]
@@ -400,17 +494,62 @@ class Settlement:
                 self.outstanding[k] -= m.delta
                 if self.outstanding[k] <= 0:
                     del self.outstanding[k]
-        st = self.status
         st.batches += 1
         st.rollup_txs += len(batch.txs)
-        st.batch_stats[batch.sequence + 1] = {"txs": len(batch.txs), "payload_bytes": len(batch.payload),
-                                              "gas": receipt.gas_used}
-        for old in [k for k in st.batch_stats if k <= batch.sequence + 1 - 50]:
+        st.batch_stats[seq] = {"txs": len(batch.txs), "payload_bytes": len(batch.payload), "gas": receipt.gas_used,
+                               "proven": True, "accepted": True, "proof_bytes": len(proven.proof),
+                               "prove_s": round(proven.prove_s, 3), "verify_s": round(verify_s, 3),
+                               "security_bits": proven.security_bits, "refusals": refusals,
+                               "rollup_root": "0x" + batch.new_roots[0].hex()}
+        for old in [k for k in st.batch_stats if k <= seq - 50]:
             del st.batch_stats[old]
         if self.opts.demo_flows and st.batches % DEMO_FLOW_EVERY == 0:
             self._demo_flows(st.batches // DEMO_FLOW_EVERY)
         self._credit_pending_deposits()
         st.last_batch_s = time.monotonic() - started
+        self.publish()
+
+    def _prove(self, old_state: RollupState, batch: Batch) -> ProvenBatch:
+        """Prove in the prover process; wait without blocking stop()."""
+        st = self.status
+        st.proving = batch.sequence + 1
+        self.publish()
+        fut = self.prover.submit(old_state, batch)
+        try:
+            while True:
+                if self._stop.is_set():
+                    fut.cancel()
+                    raise _Stopping
+                try:
+                    proven = fut.result(timeout=0.25)
+                    break
+                except FuturesTimeout:
+                    continue
+        finally:
+            st.proving = None
+        st.last_prove_s = proven.prove_s
+        log.info("batch %d proven: %d bytes in %.1f s", batch.sequence + 1, len(proven.proof), proven.prove_s)
+        return proven
+
+    def _certify_and_submit(self, batch: Batch, proof: bytes, l1_batch: Any) -> tuple[Any, float]:
+        """``StarkFactService.submit``: verify, register the fact, send the state update (receipt and
+        the verification's seconds: until the service asks the registrar for the fact)."""
+        from perpetua.circuits.fact_service import StarkFactService
+
+        timed = _TimedRegistrar(self.op)
+        service = StarkFactService(registrar=timed)
+        started = time.perf_counter()
+        try:
+            receipt = service.submit(batch, proof, l1_batch, self.op)
+        finally:
+            timed.verified_s = (timed.asked_at or time.perf_counter()) - started
+        return receipt, timed.verified_s
+
+    def _refused(self, seq: int, reason: str, *, tampered: bool, resolution: str) -> None:
+        log.warning("batch %d refused by the fact service%s: %s", seq, " (injected fault)" if tampered else "", reason)
+        self.status.refused.append({"sequence": seq, "reason": reason, "at": time.time(), "tampered": tampered,
+                                    "resolution": resolution})
+        del self.status.refused[:-REFUSALS_SHOWN]
         self.publish()
 
     def _claim_withdrawals(self) -> None:
@@ -440,6 +579,10 @@ class Settlement:
             "enabled": True, "status": st.state, "stoppedReason": st.reason,
             "batchTxs": self.opts.batch_txs, "batchIntervalS": self.opts.interval_s,
             "rollup": None, "l1": None,
+            "prover": {"proving": st.proving, "lastProveS": st.last_prove_s,
+                       "tamperProofEvery": self.opts.tamper_proof_every,
+                       "service": "StarkFactService: verify the batch proof, then register the fact"},
+            "refused": [dict(r) for r in reversed(st.refused)],
         }
         f = self.follower
         if f is not None:
@@ -472,5 +615,6 @@ class Settlement:
         view["contracts"] = {"exchange": d.exchange, "token": d.token, "factRegistry": d.fact_registry,
                              "escapeVerifier": d.escape_verifier}
         view["tokenHeld"] = _usd(op.chain.call(d.token, "balanceOf", d.exchange))
-        view["verifierNote"] = "interim fact registry (configured keys vouch for each batch; no proof yet)"
+        view["verifierNote"] = ("STARK batch proofs checked by the fact service, which then registers each fact "
+                                "in the interim fact registry (no on-chain verifier yet)")
         return view

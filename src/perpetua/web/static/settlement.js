@@ -28,10 +28,15 @@
       off: "The L1 is off (perpetua up --no-l1).",
       starting: "Starting…", deploying: "Deploying the contracts on the in-process EVM…",
       funding: "Funding the demo traders on L1…",
-      running: "Following the exchange: every batch is accepted on L1 with the rollup's root.",
+      running: "Following the exchange: every batch is accepted on L1 with the rollup's root, after the fact service verified its STARK proof.",
       stopped: "Settlement stopped: " + (v.stoppedReason || "") + " (the exchange keeps trading)",
     }[v.status] || v.status;
-    status.textContent = text;
+    const p = v.prover;
+    status.textContent = text + (p && p.proving ? ` Proving batch ${p.proving}…` : "")
+      + (p && p.tamperProofEvery ? ` Fault injection: every ${p.tamperProofEvery}th batch's proof is corrupted.` : "");
+    const refused = v.refused || [];
+    rows("l1-refused", refused, 4, (r) => `<tr><td>${r.sequence}</td><td>${new Date(r.at * 1000).toLocaleTimeString()}</td>`
+      + `<td>${esc(r.reason)}${r.tampered ? " <small>(injected)</small>" : ""}</td><td>${esc(r.resolution)}</td></tr>`);
     const r = v.rollup;
     $("l1-rollup").textContent = r ? `${r.txs} txs settled, ${r.pendingTxs} pending, next batch within ${Math.round(v.batchIntervalS)} s` : "–";
     const l1 = v.l1;
@@ -43,9 +48,12 @@
     $("l1-root").textContent = short(l1.state_root);
     $("l1-root").title = l1.state_root;
     $("l1-held").textContent = money(l1.tokenHeld);
-    rows("l1-batches", l1.batches, 7, (b) => `<tr><td>${b.sequence_number}</td><td>${at(b.accepted_at)}</td><td>${esc(b.da_mode)}</td>`
+    const proof = (b) => (b.proven ? `${(b.proof_bytes / 1024).toFixed(0)} KiB · ${b.prove_s.toFixed(1)} s · `
+      + `verify ${b.verify_s.toFixed(2)} s${b.security_bits ? " · " + b.security_bits + " bits" : ""}` : "–");
+    rows("l1-batches", l1.batches, 9, (b) => `<tr><td>${b.sequence_number}</td><td>${at(b.accepted_at)}</td><td>${esc(b.da_mode)}</td>`
       + `<td>${b.txs ?? "–"}</td><td>${b.payload_bytes ? (b.payload_bytes / 1024).toFixed(1) + " KiB" : "–"}</td>`
-      + `<td>${b.gas ? b.gas.toLocaleString("en-US") : "–"}</td>`
+      + `<td>${b.gas ? b.gas.toLocaleString("en-US") : "–"}</td><td>${proof(b)}</td>`
+      + `<td>${b.accepted ? '<span class="live">accepted</span>' : "–"}${b.refusals ? ` <span class="frozen">after ${b.refusals} refusal</span>` : ""}</td>`
       + `<td class="hash" title="${esc(b.old_root)} → ${esc(b.new_root)}">${short(b.old_root)} → ${short(b.new_root)}</td></tr>`);
     rows("l1-withdrawals", l1.withdrawals.slice(0, 12), 6, (w) => `<tr><td>#${w.position_id}</td><td>${money(w.amount)}</td>`
       + `<td>${at(w.requested_at)}</td><td>${at(w.claimable_at)}</td><td>${dur(w.delay_s)}</td>`
@@ -70,8 +78,11 @@
 <div class="l1-grid">
   <div>
     <h3>Latest batches</h3>
-    <table class="l1"><thead><tr><th>#</th><th>Accepted</th><th>DA</th><th>Txs</th><th>Payload</th><th>Gas</th><th>Old root → new root</th></tr></thead>
-      <tbody id="l1-batches"><tr><td colspan="7" class="empty">no batch yet</td></tr></tbody></table>
+    <table class="l1"><thead><tr><th>#</th><th>Accepted</th><th>DA</th><th>Txs</th><th>Payload</th><th>Gas</th><th>Proof (size · prove · verify · security)</th><th>L1</th><th>Old root → new root</th></tr></thead>
+      <tbody id="l1-batches"><tr><td colspan="9" class="empty">no batch yet</td></tr></tbody></table>
+    <h3>Refused batches (their proof did not verify: no fact registered, nothing settled)</h3>
+    <table class="l1"><thead><tr><th>#</th><th>At</th><th>Reason</th><th>Then</th></tr></thead>
+      <tbody id="l1-refused"><tr><td colspan="4" class="empty">none</td></tr></tbody></table>
   </div>
   <div>
     <h3>Withdrawals: requested on L2 → claimable on L1 → claimed</h3>
