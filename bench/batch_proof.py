@@ -67,9 +67,10 @@ def measure(n_trades: int, accounts: int, chunk: int, workers: list[int]) -> dic
     verify_batch_proof(batch, data, config=CONFIG)
     out["verify_s"] = time.perf_counter() - t0
     out["updates"] = proof.num_updates
-    out["chunks"] = len(proof.chunks)
+    out["chunks"] = len(proof.chunks) + len(proof.order_chunks)
     out["proof_bytes"] = len(data)
-    out["max_rows"] = max(32 * 64 * len(c.updates) for c in proof.chunks)
+    out["max_rows"] = max(64 * len(c.updates) for c in (*proof.chunks, *proof.order_chunks))
+    out["order_updates"] = proof.num_order_updates
     return out
 
 
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=32)
     parser.add_argument("--chunk", type=int, default=16)
     args = parser.parse_args()
-    chunk = 4 if args.quick else args.chunk
+    chunk = args.chunk
     accounts = 8 if args.quick else args.accounts
     sizes = [64] if args.quick else [16, 64] + ([256] if args.full else [])
     workers = [2] if args.quick else [1, 2]
@@ -97,6 +98,7 @@ def main() -> None:
             f"batch_{n}_arithmetic_prove_s": round(m["arith_s"], 2),
             f"batch_{n}_arithmetic_rows": int(m["arith_rows"]),
             f"batch_{n}_updates": int(m["updates"]),
+            f"batch_{n}_order_updates": int(m["order_updates"]),
             f"batch_{n}_chunks": int(m["chunks"]),
             f"batch_{n}_proof_bytes": int(m["proof_bytes"]),
             f"batch_{n}_verify_s": round(m["verify_s"], 2),
@@ -107,19 +109,20 @@ def main() -> None:
         rows.append((n, m))
     max_rows = max(int(m["max_rows"]) for _, m in rows)
     arith_rows = max(trace_length_for(int(m["arith_rows"])) for _, m in rows)
-    level = min(security_bits(options, max_rows, 4), security_bits(options, arith_rows, 6),
+    level = min(security_bits(options, max_rows, 3), security_bits(options, arith_rows, 6),
                 key=lambda lv: lv.conjectured_bits)
     bits = level.conjectured_bits
     figures = {"security_bits": round(bits, 1), "proven_bits": round(level.proven_bits, 1), "accounts": accounts,
                "chunk_updates": chunk, "max_chunk_rows": max_rows, **figures}
     print(f"batch proofs: arithmetic + positions-root transition, {accounts} accounts, chunks of {chunk} "
           f"updates, {options}, {bits:.1f} conjectured bits ({level.proven_bits:.1f} proven)")
-    print(f"{'trades':>7} {'arith rows':>10} {'arith s':>8} {'updates':>8} {'chunks':>7} {'prove 1w s':>11} "
+    print(f"{'trades':>7} {'arith rows':>10} {'arith s':>8} {'pos+ord upd':>11} {'chunks':>7} {'prove 1w s':>11} "
           f"{'prove 2w s':>11} {'per tx s':>9} {'verify s':>9} {'proof KiB':>10} {'speedup':>8}")
     for n, m in rows:
         w1 = f"{m['w1']:>11.2f}" if "w1" in m else f"{'-':>11}"
         sp = f"{m['w1'] / m['w2']:>8.2f}" if "w1" in m else f"{'-':>8}"
-        print(f"{n:>7} {int(m['arith_rows']):>10} {m['arith_s']:>8.2f} {int(m['updates']):>8} {int(m['chunks']):>7} "
+        upd = f"{int(m['updates'])}+{int(m['order_updates'])}"
+        print(f"{n:>7} {int(m['arith_rows']):>10} {m['arith_s']:>8.2f} {upd:>11} {int(m['chunks']):>7} "
               f"{w1} {m['w2']:>11.2f} {m['w2'] / n:>9.3f} {m['verify_s']:>9.2f} {m['proof_bytes'] / 1024:>10.0f} {sp}")
     assert math.isfinite(bits)
     if args.json:

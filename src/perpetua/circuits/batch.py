@@ -3,7 +3,8 @@
 `witnesses_for_batch` replays the batch's changed position leaves (the DA payload's order) on a
 copy of the positions tree at the old root and records each update's old leaf digest, new leaf
 digest and 64 siblings. `prove_batch` splits the updates into chunks of `chunk_size` (a power of
-two; the last chunk is padded with no-ops), proves each chunk's `StateUpdateAir` independently
+two; the last chunk is padded with no-ops), proves each chunk's `WideUpdateAir` (one row per tree
+level; the same statement as `StateUpdateAir`) independently
 (a process pool when `workers > 1`, or any `concurrent.futures.Executor`, e.g. a Ray-backed one),
 and returns a `BatchProof`. `verify_batch_proof` is the final check that ties the chunks to the
 batch:
@@ -32,15 +33,14 @@ from typing import Any
 
 from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
 from perpetua.circuits.authorisation import Unauthorised, check_authorisation
+from perpetua.circuits.merkle_wide import WideUpdateAir, wide_update_trace
 from perpetua.circuits.state_update import (
     D,
     LeafUpdate,
-    StateUpdateAir,
     UpdateWitness,
     chain_roots,
     hash_to_field,
     pad_updates,
-    update_trace,
 )
 from perpetua.circuits.statement import Checked, Statement, StatementError, build_statement, records
 from perpetua.crypto.keccak import keccak256
@@ -249,17 +249,17 @@ def chunk_binding(payload_hash: bytes, commitment: bytes, chunk: int, num_chunks
     return [*hash_to_field(payload_hash), *hash_to_field(commitment), chunk, num_chunks, tree]
 
 
-def chunk_air(proof: BatchProof, n: int, tree: int = POSITIONS_TREE) -> StateUpdateAir:
+def chunk_air(proof: BatchProof, n: int, tree: int = POSITIONS_TREE) -> WideUpdateAir:
     chunks = proof.chunks if tree == POSITIONS_TREE else proof.order_chunks
     c = chunks[n]
-    return StateUpdateAir(proof.height, c.old_root, c.new_root, c.updates,
+    return WideUpdateAir(proof.height, c.old_root, c.new_root, c.updates,
                           chunk_binding(proof.payload_hash, proof.commitment, n, len(chunks), tree))
 
 
 def _prove_chunk(height: int, old_root: tuple[int, ...], witnesses: list[UpdateWitness], binding: list[int],
                  options: ProofOptions) -> tuple[tuple[int, ...], bytes]:
-    trace, new_root = update_trace(height, old_root, witnesses)
-    air = StateUpdateAir(height, old_root, new_root, [w.update for w in witnesses], binding)
+    trace, new_root = wide_update_trace(height, old_root, witnesses)
+    air = WideUpdateAir(height, old_root, new_root, [w.update for w in witnesses], binding)
     return tuple(new_root), prove(air, trace, options)
 
 
