@@ -37,6 +37,8 @@ from perpetua.stark.algebra import FieldVec
 ONE = FXP_32_ONE
 W64 = 8
 """Limbs of a 64-bit quantity."""
+PPM = 10**6
+"""`perpetua.core.quantities.PPM`: penalty rates are in parts per million."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,18 @@ class UpdateRecord:
     deleverage_fair: bool = False
     eager: bool = False
     order: OrderFill | None = None
+    refuted: bool = False
+    """The update is *not* a valid transition (a forced request included as failed)."""
+    fund: int = 0
+    """Collateral moved to the insurance fund (signed; LiquidationClose's fund leg)."""
+    penalty_ppm: int | None = None
+    """With a value: fund <= ceil((credit + debit + 1) * penalty_ppm / 10^6)."""
+    floor: bool = False
+    """TV/TR not lower than before, within the rounding tolerance."""
+    ceiling: bool = False
+    """TV/TR not higher than before, within the rounding tolerance."""
+    fund_nonneg: bool = False
+    """The collateral after is >= 0 (the insurance fund)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +150,8 @@ def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> Pos
     s.identity("funding (eager) total", [(1, (C0,)), *[(1, (q[k],)) for k in range(n)], (-1, (F,))],
                gate=((eager, True),))
     # the update
-    s.identity("collateral", [(1, (C1,)), (-1, (F,)), (-1, (credit,)), (1, (debit,)), (1, (fee,))])
+    fund = s.public("fund", W64, signed=True)
+    s.identity("collateral", [(1, (C1,)), (-1, (F,)), (-1, (credit,)), (1, (debit,)), (1, (fee,)), (1, (fund,))])
     for k in range(n):
         s.identity(f"balance {k}", [(1, (B1[k],)), (-1, (B0[k],)), (-1, (D[k],))])
     # status
@@ -149,6 +164,16 @@ def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> Pos
     s.identity("TV after", [(ONE, (C1,)), *[(1, (Pk[k], B1[k])) for k in range(n)], (-1, (TV1,))])
     s.identity("TR before", [*[(1, (Q[k], s.magnitude(B0[k]))) for k in range(n)], (-1, (TR0,))])
     s.identity("TR after", [*[(1, (Q[k], s.magnitude(B1[k]))) for k in range(n)], (-1, (TR1,))])
+    # signed differences, always computed; the rules below read their signs
+    W1 = s.private("W1", 17, signed=True)  # TV1 * 2^32 - TR1: >= 0 iff well leveraged after
+    s.identity("margin after", [(ONE, (TV1,)), (-1, (TR1,)), (-1, (W1,))])
+    DR = s.private("DR", 28, signed=True)  # TV1 * TR0 - TV0 * TR1: >= 0 iff TV/TR does not fall
+    s.identity("TV/TR change", [(1, (TV1, TR0)), (-1, (TV0, TR1)), (-1, (DR,))])
+    DV = s.private("DV", 13, signed=True)  # TV1 - TV0
+    s.identity("TV change", [(1, (TV1,)), (-1, (TV0,)), (-1, (DV,))])
+    H = [s.private(f"H_{k}", W64, signed=True) for k in range(n)]  # |B0_k| - |B1_k|
+    for k in range(n):
+        s.identity(f"holding {k} change", [(1, (s.magnitude(B0[k]),)), (-1, (s.magnitude(B1[k]),)), (-1, (H[k],))])
     # validity
     wl, rr, z, sh = s.flag("wl", public=False), s.flag("rr", public=False), s.flag("z", public=False), \
         s.flag("sh", public=False)
@@ -159,24 +184,72 @@ def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> Pos
         s.cell(cur, pub, sh) - s.cell(cur, pub, rr) - s.cell(cur, pub, shrink)
         + s.cell(cur, pub, rr) * s.cell(cur, pub, shrink)),
         lambda v, f: f.get("sh", 0) == (f.get("rr", 0) | f.get("shrink", 0)))
-    s.nonneg("well leveraged after", [(ONE, (TV1,)), (-1, (TR1,))], 17, gate=((wl, True),))
+    _sign_is(s, "well leveraged after", (wl,), W1, 0)
     for k in range(n):
-        s.nonneg(f"holding {k} does not grow", [(1, (s.magnitude(B0[k]),)), (-1, (s.magnitude(B1[k]),))], W64,
-                 gate=((sh, True),))
+        _sign_is(s, f"holding {k} does not grow", (sh,), H[k], 0)
         s.custom(f"holding {k} keeps its sign", 4, _sign_kept(s, sh, B0[k], B1[k]), _sign_kept_check(k))
-    s.nonneg("TV/TR does not decrease", [(1, (TV1, TR0)), (-1, (TV0, TR1))], 28, gate=((rr, True),))
+    _sign_is(s, "TV/TR does not decrease", (rr,), DR, 0)
     s.custom("z means TR0 = 0", 3, _zero_when(s, z, TR0), lambda v, f: not f.get("z", 0) or v.get("TR0", 0) == 0)
     s.nonzero("TR0 != 0 unless z", TR0, gate=((rr, True), (z, False)))
-    s.nonneg("risk-free value does not decrease", [(1, (TV1,)), (-1, (TV0,))], 13, gate=((rr, True), (z, True)))
+    _sign_is(s, "risk-free value does not decrease", (rr, z), DV, 0)
+    # refuted: the update is NOT a valid transition (a forced request included as failed):
+    # not well leveraged after, and a holding grows or flips, or TV/TR falls, or TR0 = 0 and TV falls
+    refuted = s.flag("refuted", public=True)
+    _negative(s, "refused: not well leveraged after", refuted, W1)
+    da, db = s.flag("refute TV/TR", public=False), s.flag("refute TV", public=False)
+    _negative(s, "refused: TV/TR falls", da, DR)
+    _negative(s, "refused: risk-free value falls", db, DV)
+    s.custom("refused: risk-free means z", 3, lambda cur, pub, act: act * s.cell(cur, pub, db)
+             * (1 - s.cell(cur, pub, z)), lambda v, f: not f.get("refute TV", 0) or f.get("z", 0) == 1)
+    grows = [s.flag(f"refute grows {k}", public=False) for k in range(n)]
+    flips = [s.flag(f"refute flips {k}", public=False) for k in range(n)]
+    for k in range(n):
+        _negative(s, f"refused: holding {k} grows", grows[k], H[k])
+        s.custom(f"refused: holding {k} flips", 4, _flips(s, flips[k], B0[k], B1[k]), _flips_check(k))
+        s.nonzero(f"refused: holding {k} flips to non-zero", B1[k], gate=((flips[k], True),))
+    reasons = [da, db, *grows, *flips]
+    s.custom("refused: one reason holds", 2, lambda cur, pub, act: act * s.cell(cur, pub, refuted) * (
+        1 - sum((s.cell(cur, pub, g) for g in reasons[1:]), s.cell(cur, pub, reasons[0]))),
+        lambda v, f: not f.get("refuted", 0) or sum(f.get(g.name, 0) for g in reasons) == 1)
     # conditions
     s.nonneg("liquidatable", [(1, (TR0,)), (-ONE, (TV0,)), (-1, ())], 17, gate=((liq, True),))
     s.nonneg("deleveragable", [(-1, (TV0,)), (-1, ())], 12, gate=((dlv, True),))
-    s.nonneg("deleverage price", [(1, (TV0, TR1)), (-1, (TV1, TR0)), (ONE, (TR0,)), (-1, ())], 28,
-             gate=((dfair, True),))
+    dl_slack = s.nonneg("deleverage price", [(1, (TV0, TR1)), (-1, (TV1, TR0)), (ONE, (TR0,)), (-1, ())], 28,
+                        gate=((dfair, True),))
+    # bankruptcy bounds (LiquidationClose): TV/TR not lower (floor) / not higher (ceiling) than
+    # before, within tol = (2 * n_assets + 1) * 2^32 + sum |B0_k| + (|TV0| >> 24):
+    # floor: DR >= 0 or |DR| <= tol * TR0; ceiling: DR <= 0 or |DR| <= tol * TR0
+    floor_, ceiling = s.flag("floor", public=True), s.flag("ceiling", public=True)
+    tolok = s.flag("within tolerance", public=False)
+    nz = [s.flag(f"holds {k}", public=False) for k in range(n)]
+    nzv = [Var(f"holds {k}", (f.index,), False, None, 8) for k, f in enumerate(nz)]
+    shifted = Var("|TV0|>>24", TV0.limbs[3:], False, None, 8 * (len(TV0.limbs) - 3))
+    for k in range(n):
+        s.custom(f"holds {k} unless B0 = 0", 4, _holds(s, tolok, nz[k], B0[k]), _holds_check(k))
+        s.nonzero(f"holds {k} means B0 != 0", B0[k], gate=((nz[k], True),))
+    s.identity("within the rounding tolerance", [
+        *[(2 * ONE, (nzv[k], TR0)) for k in range(n)], (ONE, (TR0,)),
+        *[(1, (s.magnitude(B0[k]), TR0)) for k in range(n)], (1, (shifted, TR0)),
+        (-1, (s.magnitude(DR),)), (-1, (dl_slack,))], gate=((tolok, True),))
+    s.custom("not below the bankruptcy amount", 4, lambda cur, pub, act: act * s.cell(cur, pub, floor_)
+             * s.sign_cell(cur, pub, DR) * (1 - s.cell(cur, pub, tolok)),
+             lambda v, f: not f.get("floor", 0) or v.get("DR", 0) >= 0 or f.get("within tolerance", 0) == 1)
+    s.custom("not above the bankruptcy amount", 4, lambda cur, pub, act: act * s.cell(cur, pub, ceiling)
+             * (1 - s.sign_cell(cur, pub, DR)) * (1 - s.cell(cur, pub, tolok)),
+             lambda v, f: not f.get("ceiling", 0) or v.get("DR", 0) <= 0 or f.get("within tolerance", 0) == 1)
+    # the insurance fund's collateral stays >= 0 (C1 is public: its sign cell is 0)
+    fund_nonneg = s.flag("fund_nonneg", public=True)
+    s.custom("insurance fund not negative", 3, lambda cur, pub, act: act * s.cell(cur, pub, fund_nonneg)
+             * s.sign_cell(cur, pub, C1), lambda v, f: not f.get("fund_nonneg", 0) or v.get("C1", 0) >= 0)
     # the order
     s.identity("fulfilment", [(1, (fa,)), (-1, (fb,)), (-1, (act_s,))], gate=((fill, True),))
     s.nonneg("not over-filled", [(1, (amount_s,)), (-1, (fa,))], W64, gate=((fill, True),))
-    s.nonneg("fee rate", [(1, (max_fee, act_c)), (-1, (act_fee, amount_c))], 16, gate=((limit, True),))
+    fee_slack = s.nonneg("fee rate", [(1, (max_fee, act_c)), (-1, (act_fee, amount_c))], 16, gate=((limit, True),))
+    # the liquidation penalty (fund >= 0): fund <= ceil((actual_c + 1) * ppm / 10^6), actual_c = credit + debit
+    ppm = s.public("ppm", 3)
+    penalty = s.flag("penalty", public=True)
+    s.identity("penalty bound", [(1, (credit, ppm)), (1, (debit, ppm)), (1, (ppm,)), (-PPM, (fund,)),
+                                 (PPM - 1, ()), (-1, (fee_slack,))], gate=((penalty, True),))
     price_slack = s.private("price.slack", 16)
     s.identity("price (buying)", [(1, (amount_c, act_s)), (-1, (act_c, amount_s)), (1, (amount_s,)), (-1, ()),
                                   (-1, (price_slack,))], gate=((limit, True), (buy, True)))
@@ -185,6 +258,59 @@ def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> Pos
     s.custom("limit implies fill", 2, lambda cur, pub, act: act * s.cell(cur, pub, limit)
              * (1 - s.cell(cur, pub, fill)), lambda v, f: not f.get("limit", 0) or f.get("fill", 0) == 1)
     return PositionUpdateCircuit(assets, risk_factors, s)
+
+
+def _sign_is(s: Schema, name: str, gate: Sequence[Flag], var: Var, sign: int) -> None:
+    """When every gate flag holds, var's sign cell is `sign` (0: var >= 0)."""
+    def fn(cur: list[FieldVec], pub: list[FieldVec], act: FieldVec) -> FieldVec:
+        out = act
+        for g in gate:
+            out = out * s.cell(cur, pub, g)
+        cell = s.sign_cell(cur, pub, var)
+        return out * (cell if sign == 0 else 1 - cell)
+
+    def check(v: Mapping[str, int], f: Mapping[str, int]) -> bool:
+        if not all(f.get(g.name, 0) for g in gate):
+            return True
+        return (v.get(var.name, 0) < 0) == bool(sign)
+    s.custom(name, 2 + len(gate), fn, check)
+
+
+def _negative(s: Schema, name: str, flag: Flag, var: Var) -> None:
+    """flag => var < 0 (sign cell 1 and a non-zero magnitude)."""
+    _sign_is(s, name, (flag,), var, 1)
+    s.nonzero(f"{name} (non-zero)", var, gate=((flag, True),))
+
+
+def _flips(s: Schema, flag: Flag, b0: Var, b1: Var):  # type: ignore[no-untyped-def]
+    def fn(cur: list[FieldVec], pub: list[FieldVec], act: FieldVec) -> FieldVec:
+        s0, s1 = s.sign_cell(cur, pub, b0), s.sign_cell(cur, pub, b1)
+        return act * s.cell(cur, pub, flag) * (1 - s0 - s1 + 2 * s0 * s1)
+    return fn
+
+
+def _flips_check(k: int):  # type: ignore[no-untyped-def]
+    def check(v: Mapping[str, int], f: Mapping[str, int]) -> bool:
+        if not f.get(f"refute flips {k}", 0):
+            return True
+        b0, b1 = v.get(f"B0_{k}", 0), v.get(f"B1_{k}", 0)
+        return b1 != 0 and (b0 < 0) != (b1 < 0)
+    return check
+
+
+def _holds(s: Schema, gate: Flag, flag: Flag, var: Var):  # type: ignore[no-untyped-def]
+    def fn(cur: list[FieldVec], pub: list[FieldVec], act: FieldVec) -> FieldVec:
+        total: FieldVec | int = 0
+        for i in range(len(var.limbs)):
+            total = total + s.cell(cur, pub, var, i)
+        return act * s.cell(cur, pub, gate) * (1 - s.cell(cur, pub, flag)) * total
+    return fn
+
+
+def _holds_check(k: int):  # type: ignore[no-untyped-def]
+    def check(v: Mapping[str, int], f: Mapping[str, int]) -> bool:
+        return not f.get("within tolerance", 0) or f.get(f"holds {k}", 0) == int(v.get(f"B0_{k}", 0) != 0)
+    return check
 
 
 def _sign_kept(s: Schema, sh: Flag, b0: Var, b1: Var):  # type: ignore[no-untyped-def]
@@ -234,13 +360,15 @@ def public_values(circuit: PositionUpdateCircuit, rec: UpdateRecord) -> tuple[di
     i0 = [i0[k] if b0[k] else g[k] for k in range(n)]  # no holding: its cached index is irrelevant
     d = list(rec.deltas) or [0] * n
     v: dict[str, int] = {"C0": rec.before.collateral, "C1": rec.after.collateral, "credit": rec.credit,
-                         "debit": rec.debit, "fee": rec.fee}
+                         "debit": rec.debit, "fee": rec.fee, "fund": rec.fund, "ppm": rec.penalty_ppm or 0}
     for k in range(n):
         v |= {f"B0_{k}": b0[k], f"B1_{k}": b1[k], f"I0_{k}": i0[k], f"G_{k}": g[k], f"P_{k}": p[k],
               f"R_{k}": rf[k], f"D_{k}": d[k]}
     f: dict[str, int] = {"valid": int(rec.valid), "liquidatable": int(rec.liquidatable),
                          "deleveragable": int(rec.deleveragable), "shrink": int(rec.shrink),
-                         "deleverage_fair": int(rec.deleverage_fair), "eager": int(rec.eager)}
+                         "deleverage_fair": int(rec.deleverage_fair), "eager": int(rec.eager),
+                         "refuted": int(rec.refuted), "penalty": int(rec.penalty_ppm is not None),
+                         "floor": int(rec.floor), "ceiling": int(rec.ceiling), "fund_nonneg": int(rec.fund_nonneg)}
     o = rec.order
     if o is not None:
         f["fill"], f["limit"], f["buying"] = 1, int(o.limit), int(o.buying)
@@ -276,21 +404,39 @@ def row_values(circuit: PositionUpdateCircuit, rec: UpdateRecord) -> tuple[dict[
     tv1 = rec.after.collateral * ONE + sum(p[k] * b1[k] for k in range(n))
     tr0 = sum(p[k] * rf[k] * abs(b0[k]) for k in range(n))
     tr1 = sum(p[k] * rf[k] * abs(b1[k]) for k in range(n))
-    v |= {"TV0": tv0, "TV1": tv1, "TR0": tr0, "TR1": tr1}
+    v |= {"TV0": tv0, "TV1": tv1, "TR0": tr0, "TR1": tr1, "W1": tv1 * ONE - tr1, "DR": tv1 * tr0 - tv0 * tr1,
+          "DV": tv1 - tv0, "|TV0|>>24": abs(tv0) >> 24}
+    for k in range(n):
+        v[f"H_{k}"] = abs(b0[k]) - abs(b1[k])
     well = tr1 <= tv1 * ONE
     if rec.valid:
         f["wl"], f["rr"] = (1, 0) if well else (0, 1)
-        if well:
-            v["well leveraged after.slack"] = tv1 * ONE - tr1
-        else:
-            v["TV/TR does not decrease.slack"] = tv1 * tr0 - tv0 * tr1
+        if not well:
             f["z"] = int(tr0 == 0)
-            if tr0 == 0:
-                v["risk-free value does not decrease.slack"] = tv1 - tv0
     f["sh"] = int(f.get("rr", 0) or rec.shrink)
-    if f["sh"]:
-        for k in range(n):
-            v[f"holding {k} does not grow.slack"] = abs(b0[k]) - abs(b1[k])
+    if rec.refuted:
+        f["z"] = int(tr0 == 0)
+        grows = [k for k in range(n) if abs(b1[k]) > abs(b0[k])]
+        flips = [k for k in range(n) if b1[k] != 0 and (b0[k] < 0) != (b1[k] < 0)]
+        if grows:
+            f[f"refute grows {grows[0]}"] = 1
+        elif flips:
+            f[f"refute flips {flips[0]}"] = 1
+        elif tv1 * tr0 < tv0 * tr1:
+            f["refute TV/TR"] = 1
+        elif tr0 == 0 and tv1 < tv0:
+            f["refute TV"] = 1
+    if rec.floor or rec.ceiling:
+        tol = ((2 * sum(1 for b in b0 if b) + 1) * ONE + sum(abs(b) for b in b0) + (abs(tv0) >> 24))
+        dr = tv1 * tr0 - tv0 * tr1
+        if abs(dr) <= tol * tr0:
+            f["within tolerance"] = 1
+            v["deleverage price.slack"] = tol * tr0 - abs(dr)
+            for k in range(n):
+                f[f"holds {k}"] = v[f"holds {k}"] = int(b0[k] != 0)
+    if rec.penalty_ppm is not None:
+        room = (rec.credit + rec.debit + 1) * rec.penalty_ppm - PPM * rec.fund + PPM - 1
+        v["fee rate.slack"] = max(room, 0)  # negative: no witness ("penalty bound" fails)
     if rec.liquidatable:
         v["liquidatable.slack"] = tr0 - tv0 * ONE - 1
     if rec.deleveragable:

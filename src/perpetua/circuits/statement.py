@@ -26,26 +26,36 @@ rules are not proven, and `Statement.opaque` says which they are.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from perpetua.circuits.position_update import OrderFill, UpdateRecord
 from perpetua.crypto.messages import hash_transfer, hash_withdrawal, order_id
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
+from perpetua.rollup.errors import ErrorCode, InvalidTransaction
 from perpetua.rollup.orders import limit_order_hash
+from perpetua.rollup.outputs import ConditionUsed
 from perpetua.rollup.position import (
     EMPTY_POSITION,
     Position,
     PositionAsset,
+    add_asset,
+    apply_funding,
+    check_balance,
+    check_valid_transition,
     maybe_empty,
     update_position,
 )
 from perpetua.rollup.state import BatchContext, RollupState
+from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfer
 from perpetua.rollup.transactions.deleverage import Deleverage
 from perpetua.rollup.transactions.deposit import Deposit
+from perpetua.rollup.transactions.forced_trade import ForcedTrade
+from perpetua.rollup.transactions.forced_withdrawal import ForcedWithdrawal
 from perpetua.rollup.transactions.funding_tick import FundingTick
 from perpetua.rollup.transactions.liquidate import Liquidate
+from perpetua.rollup.transactions.liquidation_close import LiquidationClose
 from perpetua.rollup.transactions.oracle_prices_tick import OraclePricesTick
 from perpetua.rollup.transactions.trade import Trade
 from perpetua.rollup.transactions.transfer import Transfer
@@ -75,6 +85,17 @@ class Spec:
     deleverage_fair: bool = False
     order: OrderFill | None = None
     order_id: int | None = None
+    refuted: bool = False
+    """The update is shown *invalid* (a forced request included as failed)."""
+    alternative: bool = False
+    """One of the transaction's alternative refutations: the statement claims exactly one of them."""
+    fund: int = 0
+    penalty_ppm: int | None = None
+    floor: bool = False
+    ceiling: bool = False
+    fund_nonneg: bool = False
+    claim_key: int = 0
+    """The key an empty position takes (the insurance fund's), when the request names none."""
 
 
 def assets_of(config: GeneralConfig) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -112,11 +133,11 @@ def specs_for(tx: object, config: GeneralConfig) -> list[Spec] | None:
         m = tx.message
         return [Spec(m.position_id, tx.public_key, debit=m.amount, order=_single_use(m.amount),
                      order_id=order_id(hash_withdrawal(m)))]
-    if isinstance(tx, Transfer) and tx.message.condition is None:
-        m = tx.message
-        return [Spec(m.sender_position_id, tx.sender_public_key, debit=m.amount, order=_single_use(m.amount),
-                     order_id=order_id(hash_transfer(m))),
-                Spec(m.receiver_position_id, m.receiver_public_key, credit=m.amount)]
+    if isinstance(tx, Transfer | ConditionalTransfer) and (tx.message.condition is None) == isinstance(tx, Transfer):
+        t = tx.message
+        return [Spec(t.sender_position_id, tx.sender_public_key, debit=t.amount, order=_single_use(t.amount),
+                     order_id=order_id(hash_transfer(t))),
+                Spec(t.receiver_position_id, t.receiver_public_key, credit=t.amount)]
     if isinstance(tx, Liquidate):
         o = tx.liquidator_order.order
         ac, asyn = tx.actual_collateral, tx.actual_synthetic
@@ -135,9 +156,73 @@ def specs_for(tx: object, config: GeneralConfig) -> list[Spec] | None:
         d = Spec(tx.deleverager_position_id, 0, credit=0 if buy else c, debit=c if buy else 0, asset_id=a,
                  synthetic_delta=s if buy else -s, shrink=True)
         return [x, d]
+    if isinstance(tx, ForcedWithdrawal):
+        if tx.is_valid:
+            return [Spec(tx.position_id, tx.public_key, debit=tx.amount)]
+        return [Spec(tx.position_id, tx.public_key, debit=tx.amount, valid=False, refuted=True, alternative=True)]
+    if isinstance(tx, ForcedTrade):
+        return _forced_trade(tx, config)
+    if isinstance(tx, LiquidationClose):
+        return _liquidation_close(tx, config)
     if isinstance(tx, FundingTick | OraclePricesTick):
         return []
     return None
+
+
+def _forced_trade(tx: ForcedTrade, config: GeneralConfig) -> list[Spec]:
+    """Executed: party B's consent fills exactly once (fulfilled 0 -> amount) and both updates are
+    valid. Refused: [] when the transaction itself breaks a rule (same position, another collateral,
+    a fee); else two alternatives, B's update or A's shown invalid (or, natively, a key that does
+    not own the position, or B's consent already used)."""
+    o = tx.party_b.order
+    if not tx.is_valid and (o.position_id == tx.position_id_a or o.asset_id_collateral != config.collateral_asset_id
+                            or o.max_amount_fee != 0):
+        return []
+    c, syn, a = o.amount_collateral, o.amount_synthetic, o.asset_id_synthetic
+    buy = o.is_buying_synthetic
+    b = Spec(o.position_id, tx.party_b.public_key, credit=0 if buy else c, debit=c if buy else 0, asset_id=a,
+             synthetic_delta=syn if buy else -syn, order=_single_use(syn), order_id=order_id(limit_order_hash(o)))
+    side_a = Spec(tx.position_id_a, tx.public_key_a, credit=c if buy else 0, debit=0 if buy else c, asset_id=a,
+                  synthetic_delta=-syn if buy else syn)
+    if tx.is_valid:
+        return [b, side_a]
+    return [replace(x, valid=False, refuted=True, alternative=True) for x in (b, side_a)]
+
+
+def _liquidation_close(tx: LiquidationClose, config: GeneralConfig) -> list[Spec] | None:
+    """Per fill: the fee position's credit and the counterparty's limit order (as in a trade), the
+    liquidated side (no validity rule: it shrinks, pays or receives the fund leg, within the
+    bankruptcy bounds; the first update of the close also shows it liquidatable) and, when
+    `fund_delta` != 0, the fund's update (never negative). Per deleverage: the liquidated side
+    (bankruptcy amount both ways) and the deleverager (shrinks, valid)."""
+    fund = config.insurance_fund_position_id
+    info = config.synthetic_assets.get(tx.synthetic_asset_id)
+    if fund is None or info is None:
+        return None  # apply() refuses it: never in a batch
+    pid, asset = tx.liquidated_position_id, tx.synthetic_asset_id
+    sign = 1 if tx.liquidated_is_buying_synthetic else -1
+    out: list[Spec] = []
+    first = True
+    for fill in tx.fills:
+        out += _limit_side(config, fill.order, fill.actual_collateral, fill.actual_synthetic, fill.actual_fee)
+        ac, fd = fill.actual_collateral, fill.fund_delta
+        below_allowed = config.socialized_loss and fd <= 0
+        out.append(Spec(pid, 0, credit=ac if sign < 0 else 0, debit=ac if sign > 0 else 0, asset_id=asset,
+                        synthetic_delta=sign * fill.actual_synthetic, valid=False, shrink=True, liquidatable=first,
+                        fund=fd, penalty_ppm=info.liquidation_penalty_ppm if fd >= 0 else None,
+                        floor=fd >= 0 and not below_allowed, ceiling=fd < 0))
+        first = False
+        if fd:
+            out.append(Spec(fund, 0, credit=max(fd, 0), debit=max(-fd, 0), valid=False, fund_nonneg=True,
+                            claim_key=config.insurance_fund_public_key))
+    for dl in tx.deleverages:
+        d, c = sign * dl.amount_synthetic, dl.amount_collateral
+        out.append(Spec(dl.deleverager_position_id, 0, credit=max(-c, 0), debit=max(c, 0), asset_id=asset,
+                        synthetic_delta=-d, shrink=True))
+        out.append(Spec(pid, 0, credit=max(c, 0), debit=max(-c, 0), asset_id=asset, synthetic_delta=d, valid=False,
+                        shrink=True, liquidatable=first, floor=True, ceiling=True))
+        first = False
+    return out
 
 
 # -- the statement ---------------------------------------------------------------------------------
@@ -245,7 +330,8 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
     from perpetua.rollup.apply import apply
 
     assets, _ = assets_of(config)
-    ctx = BatchContext(config)
+    used = frozenset(o.condition for o in batch.outputs if isinstance(o, ConditionUsed))
+    ctx = BatchContext(config, registered_conditions=used)
     state = old_state
     indices, prices = _globals(state, assets)
     claims: list[ClaimedUpdate] = []
@@ -264,13 +350,20 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
             claims.extend(_eager_claims(i, state, new_state, config))
             state = new_state
             continue
+        if specs and specs[0].alternative:
+            claims.append(_refusal(i, state, specs, config))
+            state = new_state
+            continue
         pending: dict[int, Position] = {}
         orders: dict[int, int] = {}
         for spec in specs:
             before = pending.get(spec.position_id, state.position(spec.position_id))
-            _, after = update_position(before, spec.request_key, spec.credit - spec.debit - spec.fee,
-                                       spec.asset_id, spec.synthetic_delta, state.funding_indices,
-                                       state.oracle_prices, config)
+            if spec.valid:
+                _, after = update_position(before, spec.request_key, spec.credit - spec.debit - spec.fee,
+                                           spec.asset_id, spec.synthetic_delta, state.funding_indices,
+                                           state.oracle_prices, config)
+            else:
+                after = _moved(before, spec, state)
             pending[spec.position_id] = after
             fb = fa = 0
             if spec.order is not None and spec.order_id is not None:
@@ -283,6 +376,45 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
                 raise StatementError(f"tx {i}: the circuit's updates of position {pid} differ from apply()")
         state = new_state
     return Statement(indices, prices, tuple(claims), tuple(opaque))
+
+
+def _moved(before: Position, spec: Spec, state: RollupState) -> Position:
+    """The update's result with no validity rule (funding settled first, as every update does)."""
+    funded = apply_funding(before, state.funding_indices)
+    key = spec.request_key or funded.public_key or spec.claim_key
+    collateral = funded.collateral + spec.credit - spec.debit - spec.fee - spec.fund
+    assets = funded.assets if spec.asset_id is None else add_asset(funded, spec.asset_id, spec.synthetic_delta,
+                                                                   state.funding_indices)
+    return maybe_empty(key, collateral, assets)
+
+
+def _refusal(i: int, state: RollupState, specs: Sequence[Spec], config: GeneralConfig) -> ClaimedUpdate:
+    """A refused forced request: the first alternative whose refusal the statement can show (a key
+    that does not own the position, a consent already used, or an invalid transition)."""
+    for spec in specs:
+        before = state.position(spec.position_id)
+        try:
+            _expected_key(before, spec.request_key, "refusal")
+        except StatementError:
+            return ClaimedUpdate(i, spec.position_id, before, before)
+        if spec.order_id is not None and state.fulfilled(spec.order_id):
+            fb = state.fulfilled(spec.order_id)
+            return ClaimedUpdate(i, spec.position_id, before, before, fb, fb)
+        try:
+            after = _moved(before, replace(spec, fund=0), state)
+            check_balance(after.collateral, "collateral")
+            check_valid_transition(after, apply_funding(before, state.funding_indices), state.oracle_prices, config)
+        except InvalidTransaction as e:
+            if e.code in _TRANSITION_CODES:
+                return ClaimedUpdate(i, spec.position_id, before, after)
+            continue
+    raise StatementError(f"tx {i}: the request's refusal cannot be shown (expired or unsigned consent, "
+                         "or a balance out of range)")
+
+
+_TRANSITION_CODES = frozenset({ErrorCode.ILLEGAL_POSITION_TRANSITION_ENLARGING_SYNTHETIC_HOLDINGS,
+                               ErrorCode.ILLEGAL_POSITION_TRANSITION_REDUCING_TOTAL_VALUE_RISK_RATIO,
+                               ErrorCode.ILLEGAL_POSITION_TRANSITION_NO_RISK_REDUCED_VALUE})
 
 
 def _eager_claims(i: int, state: RollupState, new_state: RollupState, config: GeneralConfig) -> list[ClaimedUpdate]:
@@ -313,6 +445,48 @@ def _eager_claims(i: int, state: RollupState, new_state: RollupState, config: Ge
 # -- verifier side ---------------------------------------------------------------------------------
 
 
+def _check_refusal(i: int, specs: Sequence[Spec], claims: Sequence[ClaimedUpdate], at: int,
+                   follow: Callable[[int, Position, str], None], current: dict[int, Position],
+                   fulfilled: dict[int, int], orders_first: dict[int, int], out: list[UpdateRecord],
+                   indices: Sequence[int], prices: Sequence[int], slot: dict[int, int]) -> int:
+    """A refused forced request: exactly one claim, naming one alternative's position. Native
+    (equalities): the request's key does not own the claimed state, or the consent's claimed
+    fulfilment (chained like any order's) is not 0 while its update equals its full amount.
+    Otherwise the row (flag `refuted`) proves the update is not a valid transition. The position
+    does not change."""
+    if at >= len(claims) or claims[at].tx_index != i or (at + 1 < len(claims) and claims[at + 1].tx_index == i):
+        raise StatementError(f"tx {i}: a refused request needs exactly one claimed refusal")
+    c = claims[at]
+    spec = next((x for x in specs if x.position_id == c.position_id), None)
+    if spec is None:
+        raise StatementError(f"tx {i}: the claimed refusal names another position")
+    what = f"tx {i}, refused update of position {c.position_id}"
+    follow(c.position_id, c.before, what)
+    current[c.position_id] = c.before
+    try:
+        key = _expected_key(c.before, spec.request_key, what)
+    except StatementError:
+        return at + 1  # refused: the key does not own the position
+    if spec.order_id is not None and c.fulfilled_before != 0:
+        if fulfilled.get(spec.order_id, c.fulfilled_before) != c.fulfilled_before:
+            raise StatementError(f"{what}: the order's fulfilment does not chain")
+        orders_first.setdefault(spec.order_id, c.fulfilled_before)
+        fulfilled[spec.order_id] = c.fulfilled_before
+        return at + 1  # refused: the consent was used (update = full amount, so fulfilled must be 0)
+    if c.after.public_key != (0 if c.after.is_empty else key):
+        raise StatementError(f"{what}: wrong public key after the update")
+    if any(a.cached_funding_index != indices[slot[a.asset_id]] for a in c.after.assets if a.asset_id in slot):
+        raise StatementError(f"{what}: a holding's cached funding index is not the global one")
+    deltas = [0] * len(indices)
+    if spec.asset_id is not None:
+        if spec.asset_id not in slot:
+            raise StatementError(f"{what}: unknown synthetic asset")
+        deltas[slot[spec.asset_id]] = spec.synthetic_delta
+    out.append(UpdateRecord(i, c.position_id, c.before, c.after, tuple(indices), tuple(prices), credit=spec.credit,
+                            debit=spec.debit, fee=spec.fee, deltas=tuple(deltas), valid=False, refuted=True))
+    return at + 1
+
+
 def _expected_key(before: Position, request_key: int, what: str) -> int:
     key = request_key or before.public_key
     if key == 0 or (before.public_key != 0 and before.public_key != key):
@@ -333,9 +507,14 @@ class Checked:
     orders_last: dict[int, int]
 
 
-def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checked:
+def records(statement: Statement, batch: Batch, config: GeneralConfig,
+            registered_conditions: frozenset[int] | None = None) -> Checked:
     """Check the statement against the batch (module docstring) and return the arithmetic rows
-    and the claimed first and last states of every touched position and order."""
+    and the claimed first and last states of every touched position and order.
+
+    `registered_conditions`: the conditions registered on L1, when the caller has them; without,
+    each ConditionalTransfer's condition must be among the batch's `ConditionUsed` outputs, which
+    the L1 contract checks against its registry when it accepts the batch."""
     assets, _ = assets_of(config)
     slot = {a: k for k, a in enumerate(assets)}
     indices, prices = list(statement.indices), list(statement.prices)
@@ -357,6 +536,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checke
         else:
             first[pid] = before
 
+    used_conditions = {o.condition for o in batch.outputs if isinstance(o, ConditionUsed)}
     for i, tx in enumerate(batch.txs):
         specs = specs_for(tx, config)
         if specs is None:
@@ -368,6 +548,16 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checke
             continue
         if i in opaque:
             raise StatementError(f"tx {i} is covered but claimed opaque")
+        if isinstance(tx, ConditionalTransfer):
+            # registration: set membership on public data (native, no arithmetic)
+            cond = tx.message.condition
+            known = registered_conditions if registered_conditions is not None else used_conditions
+            if cond is None or cond not in known:
+                raise StatementError(f"tx {i}: the transfer's condition is not registered")
+        if specs and specs[0].alternative:
+            at = _check_refusal(i, specs, claims, at, follow, current, fulfilled, orders_first, out, indices,
+                                prices, slot)
+            continue
         eager = isinstance(tx, FundingTick) and config.insurance_fund_position_id is not None
         if isinstance(tx, FundingTick):
             new = dict(tx.indices)
@@ -411,7 +601,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checke
             at += 1
             what = f"tx {i}, position {spec.position_id}"
             follow(spec.position_id, c.before, what)
-            key = _expected_key(c.before, spec.request_key, what)
+            key = _expected_key(c.before, spec.request_key or c.before.public_key or spec.claim_key, what)
             if c.after.public_key != (0 if c.after.is_empty else key):
                 raise StatementError(f"{what}: wrong public key after the update")
             if any(a.cached_funding_index != indices[slot[a.asset_id]] for a in c.after.assets if a.asset_id in slot):
@@ -433,7 +623,9 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig) -> Checke
                                     credit=spec.credit, debit=spec.debit, fee=spec.fee, deltas=tuple(deltas),
                                     valid=spec.valid, liquidatable=spec.liquidatable,
                                     deleveragable=spec.deleveragable, shrink=spec.shrink,
-                                    deleverage_fair=spec.deleverage_fair, order=order))
+                                    deleverage_fair=spec.deleverage_fair, order=order, fund=spec.fund,
+                                    penalty_ppm=spec.penalty_ppm, floor=spec.floor, ceiling=spec.ceiling,
+                                    fund_nonneg=spec.fund_nonneg))
             current[spec.position_id] = c.after
     if at != len(claims):
         raise StatementError("more claimed updates than the batch's transactions make")
