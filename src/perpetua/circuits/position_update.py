@@ -7,17 +7,33 @@ deltas from the transaction, the position after, and which of the rules apply. O
 - funding, lazy (`position.apply_funding`): C0 * 2^32 - sum_k (G_k - I_k) * B0_k = F * 2^32 + r,
   0 <= r < 2^32 (one floor); or eager (`funding_tick.settle_all`, flag `eager`): per asset
   (I_k - G_k) * B0_k = q_k * 2^32 + r_k and F = C0 + sum_k q_k (a floor per asset);
-- the update: C1 = F + credit - debit - fee, B1_k = B0_k + delta_k;
+- the update: C1 = F + credit - debit - fee - fund, B1_k = B0_k + delta_k;
 - status before (after funding) and after: TV = C * 2^32 + sum_k P_k B_k,
-  TR = sum_k (P_k R_k) |B_k| (Q_k = P_k R_k is a private product);
-- `valid` (`position.check_valid_transition`): TV1 * 2^32 >= TR1 (flag wl), or (flag rr)
-  every holding keeps its sign and does not grow, TV1 * TR0 >= TV0 * TR1 and, if TR0 = 0
-  (flag z; otherwise TR0 != 0 is shown), TV1 >= TV0; wl + rr = valid;
+  TR = sum_k (P_k R_k) |B_k| (Q_k = P_k R_k is a private product); always-computed signed
+  differences W1 = TV1 * 2^32 - TR1, DR = TV1 * TR0 - TV0 * TR1, DV = TV1 - TV0 and
+  H_k = |B0_k| - |B1_k|, whose sign cells the rules read;
+- `valid` (`position.check_valid_transition`): W1 >= 0 (flag wl), or (flag rr) every holding
+  keeps its sign and H_k >= 0, DR >= 0 and, if TR0 = 0 (flag z; otherwise TR0 != 0 is shown),
+  DV >= 0; wl + rr = valid;
+- `refuted` (a forced request included as failed): the update is *not* valid: W1 < 0, and one
+  of (private reason flags, exactly one set): DR < 0; z and DV < 0; some H_k < 0 (grows); some
+  holding flips to a non-zero balance of the other sign;
 - `liquidatable`: TV0 * 2^32 < TR0;  `deleveragable`: TV0 < 0;  `shrink`: holdings keep their
   sign and do not grow;  `deleverage_fair`: (TV1 - 2^32) TR0 < TV0 TR1;
+- LiquidationClose: the fund leg `fund` is debited with the rest (C1 = F + credit - debit - fee -
+  fund); `penalty`: fund * 10^6 <= (credit + debit + 1) * ppm + 10^6 - 1, i.e. fund <=
+  ceil((actual_collateral + 1) * ppm / 10^6); `floor` / `ceiling` (the bankruptcy amount):
+  DR >= -tol * TR0 / DR <= tol * TR0 with tol = (2 * #holdings + 1) * 2^32 + sum |B0_k| +
+  (|TV0| >> 24) (`liquidation_close.exchange_rounding_rep`; #holdings from private flags shown
+  equal to B0_k != 0, |TV0| >> 24 read off TV0's limbs), through one identity |DR| <= tol * TR0
+  that the prover uses when the sign of DR alone does not settle the bound; `fund_nonneg`: C1 >= 0
+  (C1 is public: its sign cell is 0);
 - an order (`fill`): fulfilled_before + actual_synthetic = fulfilled_after <= amount_synthetic;
   with `limit` also the fee rate (actual_fee * amount_collateral <= max_fee * actual_collateral)
   and the price for the order's side (`rollup.orders.check_fairness`).
+
+Slacks are shared where their gates never meet on one row: `fee rate.slack` (limit orders) holds
+the penalty bound's, `deleverage price.slack` (Deleverage) the tolerance's.
 
 The public columns of a row are the record's values; `perpetua.circuits.statement` derives the
 records from a batch's transactions and checks that they chain and end at the payload's leaves.

@@ -4,7 +4,7 @@
 values (deltas, flags, the order's signed amounts): a pure function of the transaction and the
 config, with no arithmetic on state, used alike by the prover and the verifier. The prover
 (`build_statement`) fills in each update's position before and after (and the order's
-fulfilment) by running the rollup's own rules; the verifier (`check_statement`) takes those
+fulfilment) by running the rollup's own rules; the verifier (`records`) takes those
 states as claimed and checks, without recomputing any rule of `apply()`:
 
 - the records are exactly the specs of the batch's covered transactions, in order;
@@ -17,10 +17,41 @@ states as claimed and checks, without recomputing any rule of `apply()`:
 - globals (funding indices, prices) follow the FundingTick and OraclePricesTick fields; the
   eager tick's insurance-fund credit is minus the sum of the settled amounts.
 
-What the arithmetic rows then prove is in `perpetua.circuits.position_update`. Transactions the
-circuit does not cover yet (ForcedTrade, ForcedWithdrawal, ConditionalTransfer,
-LiquidationClose, SocializedLoss) are *opaque*: their claimed position changes are listed, their
-rules are not proven, and `Statement.opaque` says which they are.
+Covered transactions and how (every rule of their `apply_*` that does arithmetic on state is a
+row rule of `perpetua.circuits.position_update`, which also says what the rows prove):
+
+- Trade, Deposit, Withdrawal, Transfer, Liquidate, Deleverage, FundingTick (lazy or eager),
+  OraclePricesTick (as before);
+- ConditionalTransfer: as Transfer (type-5 hash in the order id). The condition's registration is
+  a set-membership check on public data, done natively in `records`: against the L1 registry when
+  the caller passes `registered_conditions`, else against the batch's `ConditionUsed` outputs
+  (which the L1 contract checks against its registry);
+- ForcedWithdrawal: executed, one valid debit; refused, see below;
+- ForcedTrade: executed, party B's consent fills once (fulfilled 0 -> amount, a fulfilment row),
+  both updates valid at the signed amounts, no fee; refused with no claim when the transaction
+  itself breaks a rule (same position, another collateral, a fee: equalities on the transaction);
+- a refused forced request (`is_valid` false) has *exactly one* claim naming one of its updates
+  (`Spec.alternative`), and the position does not change. Its refusal is shown natively when the
+  claimed state is not owned by the request's key, or (ForcedTrade) the consent's claimed
+  fulfilment, chained like any order's, is not 0 (update = full amount); otherwise by a `refuted`
+  row: the update's result (claimed) is not a valid transition. Refusals for an expired or
+  unsigned consent (signatures stay native) or a balance out of range cannot be stated: the
+  prover raises;
+- LiquidationClose (`_liquidation_close`): per fill, the fee position and the counterparty's
+  limit order as in a trade, the liquidated side (shrinks; the fund leg; the penalty bound when
+  fund_delta >= 0; floor when fund_delta >= 0 unless socialized-loss mode admits a fill with
+  fund_delta <= 0, ceiling when fund_delta < 0) and the fund's update when fund_delta != 0 (never
+  negative; an empty fund takes `insurance_fund_public_key`); per deleverage, the deleverager
+  (shrinks, valid) and the liquidated side (floor and ceiling); the close's first liquidated
+  update shows it liquidatable after funding. Which flags a row carries is a function of the
+  transaction and the config only.
+
+Not proven (native checks on transaction fields, as for Trade: amounts in range, actual amounts
+>= 1, distinct parties; the fund, fee position and asset exclusions; signatures and expiry):
+equalities and range checks on the transaction, no state. SocializedLoss stays *opaque*: its
+payer set is "every position holding the asset on that side", a property of the whole tree that
+no list of claims can show. Opaque transactions' claimed position changes are listed, their rules
+are not proven, and `Statement.opaque` says which they are.
 """
 
 from __future__ import annotations
