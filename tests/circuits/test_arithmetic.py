@@ -301,3 +301,16 @@ def test_the_commitment_must_hash_the_transactions() -> None:
     dummy = BatchProof(64, batch.old_roots[0], batch.new_roots[0], batch.payload_hash, batch.commitment, 0, ())
     with pytest.raises(BatchProofError, match="commitment is not the hash"):
         verify_batch_proof(shuffled, dummy, config=CONFIG)
+
+
+@pytest.mark.slow
+def test_chunks_and_arithmetic_proven_on_ray_verify_like_the_local_pool() -> None:
+    pytest.importorskip("ray")
+    from perpetua.circuits.batch import prove_rollup_batch, verify_batch_proof
+    from perpetua.circuits.executors import ray_executor
+    old, batch = _batch()
+    with ray_executor(workers=2) as executor:
+        on_ray = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4, executor=executor)  # type: ignore[arg-type]
+    verify_batch_proof(batch, on_ray, config=CONFIG)
+    local = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4, workers=2)  # type: ignore[arg-type]
+    assert on_ray.to_bytes() == local.to_bytes()  # deterministic wherever it runs
