@@ -314,3 +314,16 @@ def test_chunks_and_arithmetic_proven_on_ray_verify_like_the_local_pool() -> Non
     verify_batch_proof(batch, on_ray, config=CONFIG)
     local = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4, workers=2)  # type: ignore[arg-type]
     assert on_ray.to_bytes() == local.to_bytes()  # deterministic wherever it runs
+
+
+def test_a_transaction_list_that_breaks_its_own_rules_is_refused() -> None:
+    from perpetua.circuits.authorisation import Unauthorised, check_well_formed
+    _, batch = _batch()
+    check_well_formed(batch, CONFIG)
+    t = batch.txs[0]
+    assert isinstance(t, Trade)
+    same_side = replace(t, party_b=replace(t.party_b, order=replace(t.party_b.order, is_buying_synthetic=True)))
+    zero = replace(t, actual_synthetic=0)
+    for bad, rule in ((same_side, "same side"), (zero, ">= 1")):
+        with pytest.raises(Unauthorised, match=rule):
+            check_well_formed(replace(batch, txs=(bad, *batch.txs[1:])), CONFIG)

@@ -31,6 +31,8 @@ from perpetua.rollup.errors import InvalidTransaction
 from perpetua.rollup.orders import SignedOrder, limit_order_hash
 from perpetua.rollup.state import SignatureMemo
 from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfer
+from perpetua.rollup.transactions.deleverage import Deleverage
+from perpetua.rollup.transactions.deposit import Deposit
 from perpetua.rollup.transactions.liquidate import Liquidate
 from perpetua.rollup.transactions.liquidation_close import LiquidationClose
 from perpetua.rollup.transactions.oracle_prices_tick import OraclePricesTick, to_internal_price
@@ -40,7 +42,69 @@ from perpetua.rollup.transactions.withdrawal import Withdrawal
 
 
 class Unauthorised(ValueError):
-    """A transaction of the batch is not authorised (the message says which and why)."""
+    """A transaction of the batch is not authorised or not well formed (the message says which)."""
+
+
+def _amount(what: str, v: int) -> None:
+    if not 0 <= v < 1 << 64:
+        raise Unauthorised(f"{what} out of [0, 2^64)")
+
+
+def _limit_side(signed: SignedOrder, actual_c: int, actual_s: int, fee: int, config: GeneralConfig) -> None:
+    o = signed.order
+    if o.position_id == config.fee_position_id:
+        raise Unauthorised("the fee position cannot trade")
+    if o.asset_id_collateral != config.collateral_asset_id or o.asset_id_fee != config.collateral_asset_id:
+        raise Unauthorised("wrong collateral or fee asset")
+    if o.asset_id_synthetic not in config.synthetic_assets:
+        raise Unauthorised("unknown synthetic asset")
+    if o.amount_collateral < 1 or actual_s < 1:
+        raise Unauthorised("amount_collateral and actual_synthetic must be >= 1")
+    for what, v in (("actual_collateral", actual_c), ("actual_synthetic", actual_s), ("actual_fee", fee)):
+        _amount(what, v)
+
+
+def check_well_formed(batch: Batch, config: GeneralConfig) -> None:
+    """The rules of `apply()` that read only the transaction's own fields (no state): sides,
+    asset ids, distinct positions, amount ranges. Raises Unauthorised."""
+    for i, tx in enumerate(batch.txs):
+        try:
+            if isinstance(tx, Trade):
+                a, b = tx.party_a.order, tx.party_b.order
+                if a.asset_id_synthetic != b.asset_id_synthetic or a.asset_id_collateral != b.asset_id_collateral:
+                    raise Unauthorised("orders trade different assets")
+                if a.is_buying_synthetic == b.is_buying_synthetic:
+                    raise Unauthorised("orders are on the same side")
+                if a.position_id == b.position_id:
+                    raise Unauthorised("a position cannot trade with itself")
+                _limit_side(tx.party_a, tx.actual_collateral, tx.actual_synthetic, tx.actual_a_fee, config)
+                _limit_side(tx.party_b, tx.actual_collateral, tx.actual_synthetic, tx.actual_b_fee, config)
+            elif isinstance(tx, Liquidate):
+                if tx.liquidator_order.order.position_id == tx.liquidated_position_id:
+                    raise Unauthorised("a position cannot liquidate itself")
+                _limit_side(tx.liquidator_order, tx.actual_collateral, tx.actual_synthetic,
+                            tx.actual_liquidator_fee, config)
+            elif isinstance(tx, Deleverage):
+                if tx.deleverager_position_id == tx.deleveragable_position_id:
+                    raise Unauthorised("deleverager and deleveraged are the same position")
+                _amount("amount_synthetic", tx.amount_synthetic)
+                _amount("amount_collateral", tx.amount_collateral)
+            elif isinstance(tx, Deposit):
+                _amount("amount", tx.amount)
+                _amount("position_id", tx.position_id)
+            elif isinstance(tx, Withdrawal):
+                if tx.message.asset_id_collateral != config.collateral_asset_id:
+                    raise Unauthorised("withdrawal of a non-collateral asset")
+            elif isinstance(tx, Transfer | ConditionalTransfer):
+                m = tx.message
+                if m.asset_id != config.collateral_asset_id:
+                    raise Unauthorised("transfer of a non-collateral asset")
+                if m.asset_id_fee != 0 or m.max_amount_fee != 0 or m.fee_position_id != m.sender_position_id:
+                    raise Unauthorised("transfers carry no fee")
+                if m.sender_position_id == m.receiver_position_id:
+                    raise Unauthorised("sender and receiver are the same position")
+        except Unauthorised as e:
+            raise Unauthorised(f"tx {i} ({type(tx).__name__}): {e}") from None
 
 
 def _signed(tx: object) -> Iterable[tuple[int, int, Signature, str]]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
-from perpetua.circuits.authorisation import Unauthorised, check_authorisation
+from perpetua.circuits.authorisation import Unauthorised, check_authorisation, check_well_formed
 from perpetua.circuits.merkle_wide import WideUpdateAir, wide_update_trace
 from perpetua.circuits.state_update import (
     D,
@@ -432,6 +432,7 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
         check_chunks(proof, min_security_bits, ORDERS_TREE, batch.old_roots[1], batch.new_roots[1])
     if config is not None:
         try:
+            check_well_formed(batch, config)
             check_authorisation(batch, config, registered_conditions=registered_conditions)
         except Unauthorised as e:
             raise BatchProofError(f"unauthorised: {e}") from e
