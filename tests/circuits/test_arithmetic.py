@@ -327,3 +327,15 @@ def test_a_transaction_list_that_breaks_its_own_rules_is_refused() -> None:
     for bad, rule in ((same_side, "same side"), (zero, ">= 1")):
         with pytest.raises(Unauthorised, match=rule):
             check_well_formed(replace(batch, txs=(bad, *batch.txs[1:])), CONFIG)
+
+
+@pytest.mark.slow
+def test_whole_batch_proofs_of_every_covered_type_verify() -> None:
+    """The three parts together (arithmetic, positions root, orders root, with membership updates
+    for what is read but unchanged, e.g. a forced trade refused for a used consent)."""
+    from perpetua.circuits.batch import prove_rollup_batch, verify_batch_proof
+    from tests.circuits.test_coverage import BATCHES
+    for case, (old, batch, config) in BATCHES.items():
+        proof = prove_rollup_batch(old, batch, config=config, workers=2)
+        conditions = frozenset({12345}) if "conditional" in case else None
+        assert verify_batch_proof(batch, proof.to_bytes(), config=config, registered_conditions=conditions) == proof, case

@@ -51,12 +51,13 @@ def prove_arithmetic(old_state: RollupState, batch: Batch, config: GeneralConfig
 
 
 def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement, proof: bytes,
-                      min_security_bits: float = 100) -> Checked:
+                      min_security_bits: float = 100, registered_conditions: frozenset[int] | None = None
+                      ) -> Checked:
     """Check the statement against the batch and verify the proof; returns the claimed ends of
     every position and order chain (the caller binds them to the Merkle parts).
 
     Raises StatementError or VerificationError."""
-    checked = records(statement, batch, config)
+    checked = records(statement, batch, config, registered_conditions=registered_conditions)
     rows = checked.rows
     circuit = circuit_for(config)
     public = np.zeros((len(rows), circuit.schema.n_public), dtype=np.int64)

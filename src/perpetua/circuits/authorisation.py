@@ -127,15 +127,18 @@ def _signed(tx: object) -> Iterable[tuple[int, int, Signature, str]]:
         yield tx.sender_public_key, hash_transfer(m), tx.signature, "transfer"
 
 
-def check_authorisation(batch: Batch, config: GeneralConfig, *, registered_conditions: frozenset[int] = frozenset(),
+def check_authorisation(batch: Batch, config: GeneralConfig, *, registered_conditions: frozenset[int] | None = None,
                         memo: SignatureMemo | None = None) -> None:
-    """Raise Unauthorised unless every transaction of the batch is authorised (module docstring)."""
+    """Raise Unauthorised unless every transaction of the batch is authorised (module docstring).
+    `registered_conditions`: the L1 registry's conditions when the caller has them (None: the
+    batch's `ConditionUsed` outputs, which L1 checks against its registry on the state update)."""
     memo = memo or SignatureMemo()
     for i, tx in enumerate(batch.txs):
         try:
             for key, msg_hash, signature, what in _signed(tx):
                 memo.check(key, msg_hash, signature, what)
-            if isinstance(tx, ConditionalTransfer) and tx.message.condition not in registered_conditions:
+            if (isinstance(tx, ConditionalTransfer) and registered_conditions is not None
+                    and tx.message.condition not in registered_conditions):
                 raise Unauthorised(f"tx {i}: the transfer's condition is not registered on L1")
             if isinstance(tx, OraclePricesTick):
                 _check_prices(tx, config, memo, i)

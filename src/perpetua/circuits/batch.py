@@ -127,13 +127,16 @@ def payload_order_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
     return [(oid, tuple(digest_to_ints(d))) for (oid, _), d in zip(orders, digests, strict=True)]
 
 
-def order_witnesses(tree: MerkleTree, batch: Batch) -> list[UpdateWitness]:
+def order_witnesses(tree: MerkleTree, batch: Batch, extra: Sequence[int] = ()) -> list[UpdateWitness]:
     """The payload's order updates applied in turn to `tree` (mutated), from the batch's old
-    orders root to its new one."""
+    orders root to its new one, then a no-op (membership) update for each of `extra`: orders the
+    arithmetic reads but the batch does not change (a forced trade refused for a used consent)."""
     if tree.root != batch.old_roots[1]:
         raise ValueError("the tree is not at the batch's old orders root")
     out: list[UpdateWitness] = []
-    for oid, new in payload_order_updates(batch.payload):
+    listed = payload_order_updates(batch.payload)
+    listed += [(oid, tuple(digest_to_ints(tree.leaf(oid)))) for oid in extra]
+    for oid, new in listed:
         old = tuple(digest_to_ints(tree.leaf(oid)))
         siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(oid))
         out.append(UpdateWitness(LeafUpdate(oid, old, new), siblings))
@@ -328,13 +331,15 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
                            executor=executor, options=options)
     options = options or ProofOptions()
     statement = build_statement(old_state, batch, config)
-    first = records(statement, batch, config).first
+    checked = records(statement, batch, config)
+    first = checked.first
     changed = {pid for pid, _ in payload_updates(batch.payload)}
     extra = sorted(set(first) - changed)
+    extra_orders = sorted(set(checked.orders_first) - {oid for oid, _ in payload_order_updates(batch.payload)})
     h = TREE_HEIGHT
     pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]),
                              witnesses_for_batch(positions_tree(old_state), batch, extra), chunk_size)
-    order_w = order_witnesses(orders_tree(old_state), batch)
+    order_w = order_witnesses(orders_tree(old_state), batch, extra_orders)
     ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size) if order_w else []
     jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
     for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
@@ -400,7 +405,7 @@ def check_chunks(proof: BatchProof, min_security_bits: float = 100, tree: int = 
 
 def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100,
                        config: GeneralConfig | None = None,
-                       registered_conditions: frozenset[int] = frozenset()) -> BatchProof:
+                       registered_conditions: frozenset[int] | None = None) -> BatchProof:
     """Raise BatchProofError unless `proof` proves `batch`'s positions-root transition over
     exactly its payload's changed leaves, bound to its payload hash and commitment; with
     `config`, also that every covered transaction's arithmetic holds (`circuits.arithmetic`),
@@ -422,7 +427,7 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     expected = payload_updates(batch.payload)
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
     if config is not None:
-        expected += _check_arithmetic(batch, proof, config, listed, min_security_bits)
+        expected += _check_arithmetic(batch, proof, config, listed, min_security_bits, registered_conditions)
     elif proof.statement or proof.arithmetic or proof.order_chunks:
         raise BatchProofError("an arithmetic part is present but no config was given to check it")
     if proof.num_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
@@ -440,7 +445,8 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
 
 
 def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, listed: Sequence[LeafUpdate],
-                      min_security_bits: float) -> list[tuple[int, tuple[int, ...]]]:
+                      min_security_bits: float, registered_conditions: frozenset[int] | None
+                      ) -> list[tuple[int, tuple[int, ...]]]:
     """Verify the arithmetic part and bind its claimed first states to the Merkle updates' old
     leaves; returns the no-op updates expected after the payload's (touched, unchanged)."""
     if not proof.statement or not proof.arithmetic:
@@ -449,7 +455,8 @@ def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, li
         statement, used = Statement.from_bytes(proof.statement)
         if used != len(proof.statement):
             raise StatementError("trailing bytes after the statement")
-        checked = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits)
+        checked = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits,
+                                    registered_conditions)
     except StatementError as e:
         raise BatchProofError(f"arithmetic statement: {e}") from e
     except (VerificationError, ValueError) as e:
@@ -471,6 +478,10 @@ def _check_orders(batch: Batch, proof: BatchProof, statement: Statement, checked
     here), each order's claimed first fulfilment is the tree's old leaf and its last is the
     payload's; an order the statement does not fill may change only through an opaque transaction."""
     expected = payload_order_updates(batch.payload)
+    unchanged = sorted(set(checked.orders_first) - {oid for oid, _ in expected})
+    if unchanged:  # read but not changed: a membership (no-op) update each, after the payload's
+        digests = hash_orders([checked.orders_first[oid] for oid in unchanged])
+        expected += [(oid, tuple(digest_to_ints(d))) for oid, d in zip(unchanged, digests, strict=True)]
     listed = [u for c in proof.order_chunks for u in c.updates][:proof.num_order_updates]
     if proof.num_order_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
         raise BatchProofError("order updates differ from the payload's fulfilment records")
@@ -481,7 +492,7 @@ def _check_orders(batch: Batch, proof: BatchProof, statement: Statement, checked
     for (oid, _), digest in zip(firsts, digests, strict=True):
         if old.get(oid) != tuple(digest_to_ints(digest)):
             raise BatchProofError(f"order {oid}: the claimed fulfilment before the batch is not the tree's leaf")
-        if payload.get(oid) != checked.orders_last[oid]:
+        if payload.get(oid, checked.orders_first[oid]) != checked.orders_last[oid]:
             raise BatchProofError(f"order {oid}: the claimed fulfilment does not end at the payload's")
     if set(payload) - set(checked.orders_first) and not statement.opaque:
         raise BatchProofError("an order's fulfilment changes without a fill")
