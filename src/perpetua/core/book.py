@@ -3,8 +3,10 @@
 Layout, chosen for pure-Python speed (see shared/research/style.md, Hot paths):
 
 - each side maps price -> ``Level``; the level's orders sit in a ``deque`` in arrival order;
-- each side keeps its prices in a ``SortedList`` (best bid = last, best ask = first), which also lets
-  matching walk levels outward in order without mutating anything;
+- each side keeps its prices in a plain ascending ``list`` (best bid = last, best ask = first), kept
+  sorted with ``bisect``; it also lets matching walk levels outward in order without mutating
+  anything. A book holds a few hundred levels per side, where a C-level insert or delete in one
+  list (a short memmove) is cheaper than any tree or ``SortedList`` bookkeeping in Python;
 - cancels are lazy: the order is marked, the level's live size and count drop at once, and the dead
   entry is dropped when it reaches the front of its queue or when the level is compacted.
 
@@ -14,10 +16,9 @@ remaining sizes; the book never crosses at rest (best bid < best ask).
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
-
-from sortedcontainers import SortedList
 
 from perpetua.core.orders import Order, OrderStatus
 
@@ -56,7 +57,8 @@ class BookSide:
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
         self.levels: dict[int, Level] = {}
-        self.prices = SortedList()
+        self.prices: list[int] = []
+        """The prices of ``levels``, ascending."""
         self.best: int | None = None
         """Cached best price (highest bid / lowest ask), None when the side is empty."""
 
@@ -68,7 +70,7 @@ class BookSide:
         level = self.levels.get(price)
         if level is None:
             level = self.levels[price] = Level(price)
-            self.prices.add(price)
+            insort(self.prices, price)
             best = self.best
             if best is None or (price > best if self.is_bid else price < best):
                 self.best = price
@@ -89,26 +91,19 @@ class BookSide:
     def drop_level(self, price: int) -> None:
         del self.levels[price]
         prices = self.prices
-        prices.remove(price)
+        del prices[bisect_left(prices, price)]
         if price == self.best:
             self.best = (prices[-1] if self.is_bid else prices[0]) if prices else None
 
     def prices_from_best(self, limit: int | None = None) -> Iterator[int]:
-        """Prices from the best outward, stopping past ``limit`` (inclusive bound) when given.
-
-        Walks by position: matching usually stops within a few levels, and positional access into
-        the sorted list is cheaper than setting up a range iterator over it."""
-        prices = self.prices
-        n = len(prices)
+        """Prices from the best outward, stopping past ``limit`` (inclusive bound) when given."""
         if self.is_bid:
-            for i in range(n - 1, -1, -1):
-                price: int = prices[i]
+            for price in reversed(self.prices):
                 if limit is not None and price < limit:
                     return
                 yield price
         else:
-            for i in range(n):
-                price = prices[i]
+            for price in self.prices:
                 if limit is not None and price > limit:
                     return
                 yield price

@@ -69,6 +69,19 @@ def _fill_allowed(
     return is_valid_trade(before, after, size0, size0 + size_delta)
 
 
+def _overlay(account: Account, mid: str, index_now: int, oracle: int | None) -> list[int | None]:
+    """A fresh planning overlay for ``account`` in market ``mid`` (see ``plan_match``)."""
+    positions = account.positions
+    if oracle is not None:
+        if not positions:
+            return [0, 0, 0, account.collateral]
+        if len(positions) == 1:
+            pos = positions.get(mid)
+            if pos is not None and pos.funding_index == index_now:
+                return [0, 0, pos.size, account.collateral]
+    return [0, 0, 0, None]
+
+
 def plan_match(
     state: ExchangeState, taker: Order, market: Market, opposite: BookSide, liquidation: bool = False
 ) -> Plan:
@@ -78,72 +91,112 @@ def plan_match(
     and its account is not held to the trade rule (StarkEx checks the liquidated position only for
     being liquidatable and shrinking; the penalty and the bankruptcy bound are applied afterwards).
     Makers are judged as always.
+
+    The trade rule per fill, fast path: an account whose only position (if any) is in this market at
+    the current funding index has TV = collateral + size * oracle / r and IMR = the requirement of
+    that one position, so "TV >= IMR after the fill" is computed inline from the overlay. Any other
+    account, and any fill that fails that test, goes through ``_fill_allowed`` (``account_totals``
+    and ``is_valid_trade``): the same decision, computed in full.
     """
     plan = Plan()
     steps = plan.steps
     remaining = taker.remaining
     side = taker.side
     accounts = state.accounts
-    taker_acct = accounts[taker.account_id]
-    taker_prior = [0, 0]
-    maker_prior: dict[int, list[int]] = {}
+    taker_id = taker.account_id
+    taker_acct = accounts[taker_id]
+    mid = market.market_id
     res = market.resolution
     fee_den = res * PPM
+    oracle = state.oracle_prices.get(mid)
+    index_now = state.funding_indices[mid]
+    baseline = market.baseline_position_size
+    imf0 = market.initial_margin_ppm
+    # Overlay per account: [size delta, collateral delta, size before, collateral or None]. The last
+    # is None when the fast path does not apply (other markets, unsettled funding, no oracle price).
+    taker_prior = _overlay(taker_acct, mid, index_now, oracle)
+    maker_prior: dict[int, list[int | None]] = {}
     # Fees as in Market.fee (rounded up), inlined: this loop runs once per fill.
     taker_fee_ppm, maker_fee_ppm = (0 if liquidation else market.taker_fee_ppm), market.maker_fee_ppm
+    taker_reduce_only = taker.reduce_only
     levels = opposite.levels
-    for price in opposite.prices_from_best(taker.price):
+    limit = taker.price
+    away = -1 if opposite.is_bid else 1  # (price - limit) * away > 0: past the taker's limit
+    prices = opposite.prices
+    for price in reversed(prices) if opposite.is_bid else prices:
+        if (price - limit) * away > 0:
+            break
         for maker in levels[price].orders:
             if maker.status is not _OPEN:
                 continue
-            if maker.account_id == taker.account_id:
+            maker_id = maker.account_id
+            if maker_id == taker_id:
                 steps.append((maker, 0, CancelReason.SELF_TRADE, 0, 0))
                 continue
-            qty = remaining if remaining < maker.remaining else maker.remaining
-            if taker.reduce_only:
-                pos = taker_acct.size(taker.market_id) + taker_prior[0]
+            maker_remaining = maker.remaining
+            qty = remaining if remaining < maker_remaining else maker_remaining
+            if taker_reduce_only:
+                pos = taker_acct.size(taker.market_id) + taker_prior[0]  # type: ignore[operator]
                 reducible = -pos if side > 0 else pos
                 if reducible <= 0:  # the position is closed: nothing left to reduce
                     plan.stop_reason = CancelReason.REDUCE_ONLY
                     return plan
                 qty = min(qty, reducible)
-            maker_acct = accounts[maker.account_id]
-            mp = maker_prior.get(maker.account_id)
+            maker_acct = accounts[maker_id]
+            mp = maker_prior.get(maker_id)
             if mp is None:
-                mp = maker_prior[maker.account_id] = [0, 0]
+                mp = maker_prior[maker_id] = _overlay(maker_acct, mid, index_now, oracle)
             if maker.reduce_only:
-                pos = maker_acct.size(maker.market_id) + mp[0]
+                pos = maker_acct.size(maker.market_id) + mp[0]  # type: ignore[operator]
                 reducible = pos if side > 0 else -pos
                 if reducible <= 0:
                     steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
                     continue
                 qty = min(qty, reducible)
-            cost = qty * price // res
-            taker_fee = -((-qty * price * taker_fee_ppm) // fee_den)
-            maker_fee = -((-qty * price * maker_fee_ppm) // fee_den)
+            notional = qty * price
+            cost = notional // res
+            taker_fee = -((-notional * taker_fee_ppm) // fee_den)
+            maker_fee = -((-notional * maker_fee_ppm) // fee_den)
             # A buyer pays the cost, a seller receives it; both pay their fee.
             maker_coll = side * cost - maker_fee
             taker_coll = -side * cost - taker_fee
-            if not _fill_allowed(state, maker_acct, market, mp, -side * qty, maker_coll):
+            delta = side * qty
+            # The maker's fill: fast path (see the docstring), else in full.
+            m_size, m_coll, m_size0, m_base = mp
+            allowed = False
+            if m_base is not None:
+                s = m_size0 + m_size - delta  # type: ignore[operator]
+                a = s if s > 0 else -s
+                imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
+                allowed = m_base + m_coll + maker_coll + s * oracle // res >= -((-a * oracle * imf) // fee_den)  # type: ignore[operator]
+            if not allowed and not _fill_allowed(state, maker_acct, market, mp, -delta, maker_coll):  # type: ignore[arg-type]
                 steps.append((maker, 0, CancelReason.UNDERMARGINED, 0, 0))
                 continue
-            if not liquidation and not _fill_allowed(state, taker_acct, market, taker_prior, side * qty, taker_coll):
-                plan.stop_reason = CancelReason.UNDERMARGINED
-                return plan
+            if not liquidation:
+                t_size, t_coll, t_size0, t_base = taker_prior
+                allowed = False
+                if t_base is not None:
+                    s = t_size0 + t_size + delta  # type: ignore[operator]
+                    a = s if s > 0 else -s
+                    imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
+                    allowed = t_base + t_coll + taker_coll + s * oracle // res >= -((-a * oracle * imf) // fee_den)  # type: ignore[operator]
+                if not allowed and not _fill_allowed(state, taker_acct, market, taker_prior, delta, taker_coll):  # type: ignore[arg-type]
+                    plan.stop_reason = CancelReason.UNDERMARGINED
+                    return plan
             steps.append((maker, qty, None, taker_fee, maker_fee))
-            if maker.reduce_only and qty < maker.remaining and qty < remaining:
+            if maker.reduce_only and qty < maker_remaining and qty < remaining:
                 # The maker's position is now closed: its rest could only open one. Cancel it, so
                 # matching never moves past a maker that is still resting (the book must not cross).
                 steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
-            mp[0] -= side * qty
-            mp[1] += maker_coll
-            taker_prior[0] += side * qty
-            taker_prior[1] += taker_coll
+            mp[0] = m_size - delta  # type: ignore[operator]
+            mp[1] = m_coll + maker_coll  # type: ignore[operator]
+            taker_prior[0] += delta  # type: ignore[operator]
+            taker_prior[1] += taker_coll  # type: ignore[operator]
             remaining -= qty
             plan.filled += qty
             if remaining == 0:
                 return plan
-            if taker.reduce_only and qty == reducible:
+            if taker_reduce_only and qty == reducible:
                 plan.stop_reason = CancelReason.REDUCE_ONLY  # closed the position; the rest would open one
                 return plan
     return plan
