@@ -3,6 +3,7 @@ prover refuses) and a cheating prover's proof does not verify (slow tier)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -339,3 +340,49 @@ def test_whole_batch_proofs_of_every_covered_type_verify() -> None:
         proof = prove_rollup_batch(old, batch, config=config, workers=2)
         conditions = frozenset({12345}) if "conditional" in case else None
         assert verify_batch_proof(batch, proof.to_bytes(), config=config, registered_conditions=conditions) == proof, case
+
+
+@pytest.mark.slow
+def test_the_fact_service_chains_globals_from_batch_to_batch() -> None:
+    """A batch whose claimed starting prices are not where the previous certified batch's
+    payload left them is refused (fake registrar; proofs of two consecutive batches)."""
+    from perpetua.circuits.batch import prove_rollup_batch
+    from perpetua.circuits.fact_service import BatchRefused, StarkFactService
+    from perpetua.circuits.statement import Statement
+
+    class Registrar:
+        def __init__(self) -> None:
+            self.facts: list[bytes] = []
+
+        def fact_for(self, batch: object) -> bytes:
+            return bytes(32)
+
+        def register_fact(self, fact: bytes) -> None:
+            self.facts.append(fact)
+
+    @dataclasses.dataclass
+    class L1:
+        old_root: bytes
+        new_root: bytes
+        batch_commitment: bytes
+        da_hash: bytes
+
+    def l1(b: Batch) -> L1:
+        return L1(b.old_roots[0], b.new_roots[0], b.commitment, b.payload_hash)
+
+    batcher = Batcher(funded_state((10, 10**12), (11, 10**12)), context())
+    old1 = batcher.state
+    batcher.submit(trade(10, 11, BTC1, COST))
+    b1 = batcher.cut()
+    old2 = batcher.state
+    batcher.submit(trade(11, 10, BTC1, COST, nonce=2))
+    b2 = batcher.cut()
+    service = StarkFactService(Registrar(), config=CONFIG)
+    service.certify(b1, prove_rollup_batch(old1, b1, config=CONFIG), l1(b1))
+    p2 = prove_rollup_batch(old2, b2, config=CONFIG)
+    service.last_globals = (service.last_globals[0], tuple(p + 1 for p in service.last_globals[1]))  # type: ignore[index]
+    with pytest.raises(BatchRefused, match="previous batch"):
+        service.certify(b2, p2, l1(b2))
+    service.last_globals = None
+    service.certify(b2, p2, l1(b2))
+    assert Statement.from_bytes(p2.statement)[0].prices == service.last_globals[1]  # type: ignore[index]

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
-from perpetua.rollup.batch import Batch
+from perpetua.circuits.statement import Statement, assets_of
+from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
 
 
@@ -44,6 +45,9 @@ class StarkFactService:
     config: GeneralConfig | None = None
     """The rollup's config: when set (the normal flow), a proof must carry the arithmetic part
     (every covered transaction's rules) besides the root transition."""
+    last_globals: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    """Funding indices and prices (config asset order) at the end of the last certified batch; None
+    before the first (then the operator's genesis values are taken as claimed)."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """(rollup sequence, reason) of every refused batch, for the operator's view."""
 
@@ -51,6 +55,7 @@ class StarkFactService:
         """Verify, compare the L1 batch with the proven one, register its fact; returns the fact."""
         try:
             proven = verify_batch_proof(batch, proof, self.min_security_bits, self.config)
+            end = self._check_globals(batch, proven)
             for name, want in (("old_root", proven.old_root), ("new_root", proven.new_root),
                                ("batch_commitment", proven.commitment), ("da_hash", proven.payload_hash)):
                 if getattr(l1_batch, name) != want:
@@ -60,7 +65,22 @@ class StarkFactService:
             raise BatchRefused(str(e)) from e
         fact = self.registrar.fact_for(l1_batch)
         self.registrar.register_fact(fact)
+        self.last_globals = end
         return fact
+
+    def _check_globals(self, batch: Batch, proven: BatchProof) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """The statement's starting globals (funding indices, prices) must be where the previous
+        certified batch's payload left them; returns this batch's end globals."""
+        if self.config is None:
+            return None
+        statement, _ = Statement.from_bytes(proven.statement)
+        start = (tuple(statement.indices), tuple(statement.prices))
+        if self.last_globals is not None and start != self.last_globals:
+            raise BatchProofError("the batch does not start at the previous batch's funding indices and prices")
+        assets, _ = assets_of(self.config)
+        diff = decode_diff(batch.payload)
+        indices, prices = dict(diff.funding_indices), dict(diff.oracle_prices)
+        return tuple(indices.get(a, 0) for a in assets), tuple(prices.get(a, 0) for a in assets)
 
     def submit(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any, client: BatchSubmitter) -> Any:
         """certify, then send the state update without any other registration."""

@@ -11,10 +11,11 @@ states as claimed and checks, without recomputing any rule of `apply()`:
 - per position, the claimed states chain: each update starts where the previous one (or an
   opaque transaction's claimed change) ended; the first starts at the claimed old leaf and the
   last ends at the payload's new leaf (the Merkle part of the proof binds both leaves' digests);
-- per order, fulfilment chains the same way (the first `fulfilled_before` is claimed: the
-  orders tree's transition is not in the circuit yet);
+- per order, fulfilment chains the same way (the first `fulfilled_before` is the orders tree's
+  old leaf and the last the payload's record: `circuits.batch` binds both through the orders part);
 - public keys follow `check_request_public_key` and `maybe_empty` (equalities);
-- globals (funding indices, prices) follow the FundingTick and OraclePricesTick fields; the
+- globals (funding indices, prices) follow the FundingTick and OraclePricesTick fields from the
+  claimed start (the previous batch's payload: `fact_service` checks it) to the payload's; the
   eager tick's insurance-fund credit is minus the sum of the settled amounts.
 
 Covered transactions and how (every rule of their `apply_*` that does arithmetic on state is a
@@ -660,7 +661,12 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
             current[spec.position_id] = c.after
     if at != len(claims):
         raise StatementError("more claimed updates than the batch's transactions make")
-    payload = dict(decode_diff(batch.payload).positions)
+    diff = decode_diff(batch.payload)
+    end_indices, end_prices = dict(diff.funding_indices), dict(diff.oracle_prices)
+    for k, a in enumerate(assets):
+        if indices[k] != end_indices.get(a, 0) or prices[k] != end_prices.get(a, 0):
+            raise StatementError("the globals after the batch's ticks are not the payload's")
+    payload = dict(diff.positions)
     for pid, p in current.items():
         want = payload.get(pid)
         final = EMPTY_POSITION if p.is_empty else p

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from perpetua.rollup.batch import Batch
+from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.state import RollupState
 
 
@@ -32,27 +33,35 @@ class ProvenBatch:
 
 
 def security_of(proof: bytes) -> float | None:
-    """The conjectured security of the weakest chunk STARK (cheap: reads options and lengths)."""
+    """The conjectured security of the weakest STARK of the batch proof (the arithmetic part and
+    every chunk; cheap: reads options and lengths)."""
     try:
         from perpetua.circuits.batch import BatchProof
         from perpetua.stark.params import security_bits
         from perpetua.stark.proof import Proof
 
+        decoded = BatchProof.from_bytes(proof)
+        parts = [c.proof for c in (*decoded.chunks, *decoded.order_chunks)]
+        if decoded.arithmetic:
+            parts.append(decoded.arithmetic)
         bits = []
-        for chunk in BatchProof.from_bytes(proof).chunks:
-            p = Proof.from_bytes(chunk.proof)
+        for raw in parts:
+            p = Proof.from_bytes(raw)
             bits.append(security_bits(p.options, p.trace_length).conjectured_bits)
         return min(bits) if bits else None
     except Exception:  # a view figure: never a reason to fail a batch
         return None
 
 
-def prove_to_bytes(old_state: RollupState, batch: Batch) -> ProvenBatch:
-    """The prover process's job: prove `batch` from `old_state` (its state at the old roots)."""
+def prove_to_bytes(old_state: RollupState, batch: Batch, config: GeneralConfig | None = None,
+                   workers: int = 2) -> ProvenBatch:
+    """The prover process's job: prove `batch` from `old_state` (its state at the old roots); with
+    the rollup's `config`, the whole proof (arithmetic, positions and orders roots). Its parts run
+    on `workers` processes forked from the prover process (single-threaded, so forking is safe)."""
     from perpetua.circuits.batch import prove_rollup_batch
 
     started = time.perf_counter()
-    proof = prove_rollup_batch(old_state, batch).to_bytes()
+    proof = prove_rollup_batch(old_state, batch, config=config, workers=workers).to_bytes()
     elapsed = time.perf_counter() - started
     return ProvenBatch(proof, elapsed, security_of(proof))
 
@@ -74,11 +83,12 @@ class BatchProver:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def submit(self, old_state: RollupState, batch: Batch) -> Future[ProvenBatch]:
+    def submit(self, old_state: RollupState, batch: Batch, config: GeneralConfig | None = None
+               ) -> Future[ProvenBatch]:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("forkserver"))
-        return self._pool.submit(prove_to_bytes, old_state, batch)
+        return self._pool.submit(prove_to_bytes, old_state, batch, config)
 
     def close(self) -> None:
         """Cancel queued jobs and end the worker processes this prover started (a proof in flight
