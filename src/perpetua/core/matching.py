@@ -225,22 +225,25 @@ def retire_order(state: ExchangeState, order: Order, status: OrderStatus) -> Non
 
 
 def cancel_resting(state: ExchangeState, order: Order, reason: CancelReason, events: list[Event]) -> None:
-    """Cancel an OPEN order resting in the book: off its level, off the account's open-order exposure,
-    out of the live indices (``retire_order``, inlined)."""
+    """Cancel an OPEN order resting in the book: off its level (``BookSide.remove``, inlined), off the
+    account's open-order exposure, out of the live indices (``retire_order``, inlined)."""
     book = state.books[order.market_id]
-    oid, remaining = order.order_id, order.remaining
+    oid, remaining, side, price = order.order_id, order.remaining, order.side, order.price
     acct = state.accounts[order.account_id]
-    if order.side > 0:
-        book.bids.remove(order)
-        acct.open_sizes[order.market_id][0] -= remaining
-    else:
-        book.asks.remove(order)
-        acct.open_sizes[order.market_id][1] -= remaining
+    book_side = book.bids if side > 0 else book.asks
+    level = book_side.levels[price]
+    level.size -= remaining
+    live = level.live = level.live - 1
+    if live == 0:
+        book_side.drop_level(price)
+    elif len(level.orders) > 2 * live + 8:
+        level.compact()
+    acct.open_sizes[order.market_id][0 if side > 0 else 1] -= remaining
     order.status = _CANCELED
     del state.orders[oid]
     del acct.open_orders[oid]
     del acct.client_orders[order.client_id]
-    events.append(OrderCanceled(oid, order.account_id, order.market_id, remaining, reason, order.side, order.price, True))
+    events.append(OrderCanceled(oid, order.account_id, order.market_id, remaining, reason, side, price, True))
 
 
 def apply_plan(
@@ -250,12 +253,15 @@ def apply_plan(
 
     Per fill: settle both accounts' funding, move collateral (cost and fees), move positions, shrink
     both orders and the level, retire a filled maker (as ``retire_order`` does), emit ``OrderFilled``.
-    Inlined on purpose: this loop runs once per fill.
+    Inlined on purpose: this loop runs once per fill (the taker's remaining size and the fill id
+    counter are kept in locals and written back once).
     """
     accounts = state.accounts
     orders = state.orders
     indices = state.funding_indices
-    taker_acct = accounts[taker.account_id]
+    taker_id = taker.account_id
+    taker_oid = taker.order_id
+    taker_acct = accounts[taker_id]
     fee_acct = state.fee_account
     mid = market.market_id
     res = market.resolution
@@ -267,11 +273,17 @@ def apply_plan(
     touched: list[Level] = []
     settle(state, taker_acct, events)
     taker_positions = taker_acct.positions
+    append = events.append
+    fill_id = state.next_fill_id
+    taker_remaining = taker.remaining
+    level_price = -1
+    level: Level | None = None
     for maker, qty, reason, taker_fee, maker_fee in plan.steps:
         if reason is not None:
             cancel_resting(state, maker, reason, events)
             continue
-        maker_acct = accounts[maker.account_id]
+        maker_id = maker.account_id
+        maker_acct = accounts[maker_id]
         maker_positions = maker_acct.positions
         for pmid, held in maker_positions.items():
             if indices[pmid] != held.funding_index:
@@ -288,24 +300,26 @@ def apply_plan(
         taker_pos = taker_positions.get(mid)
         if taker_pos is None:
             taker_positions[mid] = Position(delta, index_now)
-            holders[taker.account_id] = taker_acct
+            holders[taker_id] = taker_acct
         else:
             taker_pos.size += delta
             if taker_pos.size == 0:
                 del taker_positions[mid]
-                del holders[taker.account_id]
+                del holders[taker_id]
         maker_pos = maker_positions.get(mid)
         if maker_pos is None:
             maker_positions[mid] = Position(-delta, index_now)
-            holders[maker.account_id] = maker_acct
+            holders[maker_id] = maker_acct
         else:
             maker_pos.size -= delta
             if maker_pos.size == 0:
                 del maker_positions[mid]
-                del holders[maker.account_id]
-        taker.remaining -= qty
+                del holders[maker_id]
+        taker_remaining -= qty
         maker_remaining = maker.remaining = maker.remaining - qty
-        level = levels[price]
+        if price != level_price or level is None:
+            level = levels[price]
+            level_price = price
         level.size -= qty
         maker_acct.open_sizes[mid][maker_slot] -= qty
         if maker_remaining == 0:
@@ -316,14 +330,15 @@ def apply_plan(
             del maker_acct.open_orders[oid]
             del maker_acct.client_orders[maker.client_id]
             touched.append(level)
-        fill_id = state.next_fill_id
-        state.next_fill_id = fill_id + 1
-        events.append(
+        append(
             OrderFilled(
-                fill_id, mid, price, qty, taker.order_id, taker.account_id, side, taker_fee,
-                maker.order_id, maker.account_id, maker_fee, taker.remaining, maker_remaining,
+                fill_id, mid, price, qty, taker_oid, taker_id, side, taker_fee,
+                maker.order_id, maker_id, maker_fee, taker_remaining, maker_remaining,
             )
         )
+        fill_id += 1
+    taker.remaining = taker_remaining
+    state.next_fill_id = fill_id
     for level in touched:
         if level.live == 0:
             if levels.get(level.price) is level:

@@ -300,39 +300,41 @@ class Sequencer:
     def _place_order(self, cmd: PlaceOrder, events: list[Event]) -> None:
         state = self.state
         market, acct = check_order_fields(state, cmd)
-        conditional = cmd.order_type in CONDITIONAL_TYPES
-        if cmd.reduce_only:
-            check_reduce_only(acct, cmd.market_id, cmd.side)
+        mid, side, size, price, otype = cmd.market_id, cmd.side, cmd.size, cmd.price, cmd.order_type
+        conditional = otype in CONDITIONAL_TYPES
+        reduce_only = cmd.reduce_only
+        if reduce_only:
+            check_reduce_only(acct, mid, side)
         if conditional:
             check_trigger_not_crossed(state, cmd)
         else:
             if cmd.post_only:
-                check_post_only(state, cmd.market_id, cmd.side, cmd.price)
-            if not cmd.reduce_only:
-                check_order_margin(state, acct, market, cmd.side, cmd.size, cmd.price)
+                check_post_only(state, mid, side, price)
+            if not reduce_only:
+                check_order_margin(state, acct, market, side, size, price)
         # Admitted: from here on the order exists.
         oid = state.next_order_id
         state.next_order_id = oid + 1
+        pid, client_id = cmd.position_id, cmd.client_id
         order = Order(
-            oid, cmd.position_id, cmd.market_id, cmd.side, cmd.order_type, cmd.time_in_force, cmd.price,
-            cmd.size, cmd.client_id, cmd.timestamp_ns, cmd.expires_at_ns, cmd.post_only, cmd.reduce_only,
-            cmd.trigger_price, cmd.trigger_source, cmd.trailing_ppm,
+            oid, pid, mid, side, otype, cmd.time_in_force, price, size, client_id, cmd.timestamp_ns,
+            cmd.expires_at_ns, cmd.post_only, reduce_only, cmd.trigger_price, cmd.trigger_source, cmd.trailing_ppm,
         )
         state.orders[oid] = order
         acct.open_orders[oid] = None
-        acct.client_orders[cmd.client_id] = oid
-        events.append(OrderAccepted(oid, cmd.position_id, cmd.market_id, cmd.client_id, cmd.side,
-                                    cmd.order_type, cmd.price, cmd.size, conditional))
+        acct.client_orders[client_id] = oid
+        events.append(OrderAccepted(oid, pid, mid, client_id, side, otype, price, size, conditional))
+        triggers = state.triggers[mid]
         if conditional:
             order.status = _UNTRIGGERED
             if cmd.trailing_ppm is not None:
-                order.trail_reference = self._trigger_price(cmd.market_id, cmd.trigger_source)
-            state.triggers[cmd.market_id].add(order)
+                order.trail_reference = self._trigger_price(mid, cmd.trigger_source)
+            triggers.add(order)
             state.push_expiry(order)
         else:
             self._execute(order, market, events)
-        if state.triggers[cmd.market_id].count:
-            self._run_triggers(cmd.market_id, events)
+        if triggers.count:
+            self._run_triggers(mid, events)
 
     def _cancel_order(self, cmd: CancelOrder, events: list[Event]) -> None:
         state = self.state
@@ -390,12 +392,13 @@ class Sequencer:
         book = state.books[order.market_id]
         if order.side > 0:
             opposite = book.asks
-            crosses = opposite.best is not None and opposite.best <= order.price
+            best = opposite.best
+            crosses = best is not None and best <= order.price
         else:
             opposite = book.bids
-            crosses = opposite.best is not None and opposite.best >= order.price
+            best = opposite.best
+            crosses = best is not None and best >= order.price
         tif = order.time_in_force
-        stop_reason: CancelReason | None = None
         if crosses:
             plan = plan_match(state, order, market, opposite)
             if tif is _FOK and plan.filled < order.remaining:
@@ -406,9 +409,10 @@ class Sequencer:
                 retire_order(state, order, OrderStatus.FILLED)
                 return
             stop_reason = plan.stop_reason
-        if stop_reason is not None:
-            self._finish(order, stop_reason, events)
-        elif tif is _GTT and order.order_type not in MARKET_LIKE_TYPES:
+            if stop_reason is not None:
+                self._finish(order, stop_reason, events)
+                return
+        if tif is _GTT and order.order_type not in MARKET_LIKE_TYPES:
             self._rest(order, book)
         else:
             self._finish(order, CancelReason.FOK_NOT_FILLABLE if tif is _FOK else CancelReason.IOC_REMAINDER, events)
@@ -416,7 +420,11 @@ class Sequencer:
     def _rest(self, order: Order, book: OrderBook) -> None:
         """Put an order in the book and count it in its account's open-order exposure."""
         state = self.state
-        sizes = state.accounts[order.account_id].open_sizes.setdefault(order.market_id, [0, 0])
+        open_sizes = state.accounts[order.account_id].open_sizes
+        mid = order.market_id
+        sizes = open_sizes.get(mid)
+        if sizes is None:
+            sizes = open_sizes[mid] = [0, 0]
         if order.side > 0:
             book.bids.add(order)
             sizes[0] += order.remaining
