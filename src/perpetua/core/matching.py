@@ -69,17 +69,17 @@ def _fill_allowed(
     return is_valid_trade(before, after, size0, size0 + size_delta)
 
 
-def _overlay(account: Account, mid: str, index_now: int, oracle: int | None) -> list[int | None]:
+def _overlay(account: Account, mid: str, index_now: int, oracle: int | None) -> tuple[int, int, int, int | None]:
     """A fresh planning overlay for ``account`` in market ``mid`` (see ``plan_match``)."""
     positions = account.positions
     if oracle is not None:
         if not positions:
-            return [0, 0, 0, account.collateral]
+            return 0, 0, 0, account.collateral
         if len(positions) == 1:
             pos = positions.get(mid)
             if pos is not None and pos.funding_index == index_now:
-                return [0, 0, pos.size, account.collateral]
-    return [0, 0, 0, None]
+                return 0, 0, pos.size, account.collateral
+    return 0, 0, 0, None
 
 
 def plan_match(
@@ -100,7 +100,9 @@ def plan_match(
     """
     plan = Plan()
     steps = plan.steps
+    append = steps.append
     remaining = taker.remaining
+    filled = 0
     side = taker.side
     accounts = state.accounts
     taker_id = taker.account_id
@@ -112,10 +114,10 @@ def plan_match(
     index_now = state.funding_indices[mid]
     baseline = market.baseline_position_size
     imf0 = market.initial_margin_ppm
-    # Overlay per account: [size delta, collateral delta, size before, collateral or None]. The last
+    # Overlay per account: (size delta, collateral delta, size before, collateral or None). The last
     # is None when the fast path does not apply (other markets, unsettled funding, no oracle price).
-    taker_prior = _overlay(taker_acct, mid, index_now, oracle)
-    maker_prior: dict[int, list[int | None]] = {}
+    t_size, t_coll, t_size0, t_base = _overlay(taker_acct, mid, index_now, oracle)
+    maker_prior: dict[int, tuple[int, int, int, int | None]] = {}
     # Fees as in Market.fee (rounded up), inlined: this loop runs once per fill.
     taker_fee_ppm, maker_fee_ppm = (0 if liquidation else market.taker_fee_ppm), market.maker_fee_ppm
     taker_reduce_only = taker.reduce_only
@@ -131,26 +133,29 @@ def plan_match(
                 continue
             maker_id = maker.account_id
             if maker_id == taker_id:
-                steps.append((maker, 0, CancelReason.SELF_TRADE, 0, 0))
+                append((maker, 0, CancelReason.SELF_TRADE, 0, 0))
                 continue
             maker_remaining = maker.remaining
             qty = remaining if remaining < maker_remaining else maker_remaining
             if taker_reduce_only:
-                pos = taker_acct.size(taker.market_id) + taker_prior[0]  # type: ignore[operator]
+                pos = taker_acct.size(taker.market_id) + t_size
                 reducible = -pos if side > 0 else pos
                 if reducible <= 0:  # the position is closed: nothing left to reduce
+                    plan.filled = filled
                     plan.stop_reason = CancelReason.REDUCE_ONLY
                     return plan
                 qty = min(qty, reducible)
             maker_acct = accounts[maker_id]
             mp = maker_prior.get(maker_id)
             if mp is None:
-                mp = maker_prior[maker_id] = _overlay(maker_acct, mid, index_now, oracle)
+                mp = _overlay(maker_acct, mid, index_now, oracle)
+            m_size, m_coll, m_size0, m_base = mp
             if maker.reduce_only:
-                pos = maker_acct.size(maker.market_id) + mp[0]  # type: ignore[operator]
+                pos = maker_acct.size(maker.market_id) + m_size
                 reducible = pos if side > 0 else -pos
                 if reducible <= 0:
-                    steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
+                    maker_prior[maker_id] = mp
+                    append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
                     continue
                 qty = min(qty, reducible)
             notional = qty * price
@@ -162,43 +167,47 @@ def plan_match(
             taker_coll = -side * cost - taker_fee
             delta = side * qty
             # The maker's fill: fast path (see the docstring), else in full.
-            m_size, m_coll, m_size0, m_base = mp
-            allowed = False
             if m_base is not None:
-                s = m_size0 + m_size - delta  # type: ignore[operator]
+                s = m_size0 + m_size - delta
                 a = s if s > 0 else -s
                 imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
                 allowed = m_base + m_coll + maker_coll + s * oracle // res >= -((-a * oracle * imf) // fee_den)  # type: ignore[operator]
-            if not allowed and not _fill_allowed(state, maker_acct, market, mp, -delta, maker_coll):  # type: ignore[arg-type]
-                steps.append((maker, 0, CancelReason.UNDERMARGINED, 0, 0))
+            else:
+                allowed = False
+            if not allowed and not _fill_allowed(state, maker_acct, market, [m_size, m_coll], -delta, maker_coll):
+                maker_prior[maker_id] = mp
+                append((maker, 0, CancelReason.UNDERMARGINED, 0, 0))
                 continue
             if not liquidation:
-                t_size, t_coll, t_size0, t_base = taker_prior
-                allowed = False
                 if t_base is not None:
-                    s = t_size0 + t_size + delta  # type: ignore[operator]
+                    s = t_size0 + t_size + delta
                     a = s if s > 0 else -s
                     imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
                     allowed = t_base + t_coll + taker_coll + s * oracle // res >= -((-a * oracle * imf) // fee_den)  # type: ignore[operator]
-                if not allowed and not _fill_allowed(state, taker_acct, market, taker_prior, delta, taker_coll):  # type: ignore[arg-type]
+                else:
+                    allowed = False
+                if not allowed and not _fill_allowed(state, taker_acct, market, [t_size, t_coll], delta, taker_coll):
+                    plan.filled = filled
                     plan.stop_reason = CancelReason.UNDERMARGINED
                     return plan
-            steps.append((maker, qty, None, taker_fee, maker_fee))
+            append((maker, qty, None, taker_fee, maker_fee))
             if maker.reduce_only and qty < maker_remaining and qty < remaining:
                 # The maker's position is now closed: its rest could only open one. Cancel it, so
                 # matching never moves past a maker that is still resting (the book must not cross).
-                steps.append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
-            mp[0] = m_size - delta  # type: ignore[operator]
-            mp[1] = m_coll + maker_coll  # type: ignore[operator]
-            taker_prior[0] += delta  # type: ignore[operator]
-            taker_prior[1] += taker_coll  # type: ignore[operator]
+                append((maker, 0, CancelReason.REDUCE_ONLY, 0, 0))
+            maker_prior[maker_id] = (m_size - delta, m_coll + maker_coll, m_size0, m_base)
+            t_size += delta
+            t_coll += taker_coll
             remaining -= qty
-            plan.filled += qty
+            filled += qty
             if remaining == 0:
+                plan.filled = filled
                 return plan
             if taker_reduce_only and qty == reducible:
+                plan.filled = filled
                 plan.stop_reason = CancelReason.REDUCE_ONLY  # closed the position; the rest would open one
                 return plan
+    plan.filled = filled
     return plan
 
 

@@ -63,6 +63,22 @@ def check_order_fields(state: ExchangeState, cmd: PlaceOrder) -> tuple[Market, A
     if cmd.client_id in account.client_orders:
         raise reject(RejectCode.DUPLICATE_CLIENT_ID, "client_id", "a live order of this account already uses it")
     otype, tif = cmd.order_type, cmd.time_in_force
+    # A plain limit order (not post-only, no expiry, trailing percent or trigger price) passes every
+    # type / flag rule by construction; every other order is checked against them all.
+    if not (
+        otype is OrderType.LIMIT and not cmd.post_only and cmd.expires_at_ns is None
+        and cmd.trailing_ppm is None and cmd.trigger_price is None
+    ):
+        _check_type_rules(state, cmd, market, otype, tif)
+    if cmd.market_id not in state.oracle_prices:
+        raise reject(RejectCode.NO_ORACLE_PRICE, "market_id", "the market has no oracle price yet")
+    return market, account
+
+
+def _check_type_rules(
+    state: ExchangeState, cmd: PlaceOrder, market: Market, otype: OrderType, tif: TimeInForce
+) -> None:
+    """The type / flag / expiry rules of ``check_order_fields`` (every order but a plain limit one)."""
     if otype in MARKET_LIKE_TYPES and tif is TimeInForce.GTT:
         raise reject(RejectCode.INVALID_FIELD, "time_in_force", f"{otype.value} orders must be IOC or FOK")
     if cmd.post_only and (tif is not TimeInForce.GTT or otype not in _LIMIT_LIKE_TYPES):
@@ -82,9 +98,6 @@ def check_order_fields(state: ExchangeState, cmd: PlaceOrder) -> tuple[Market, A
             raise reject(RejectCode.TICK_SIZE, "trigger_price", f"must be a multiple of the tick size {market.tick_size}")
     elif cmd.trigger_price is not None:
         raise reject(RejectCode.INVALID_FIELD, "trigger_price", f"{otype.value} orders take no trigger price")
-    if cmd.market_id not in state.oracle_prices:
-        raise reject(RejectCode.NO_ORACLE_PRICE, "market_id", "the market has no oracle price yet")
-    return market, account
 
 
 def check_reduce_only(account: Account, market_id: str, side: int) -> None:
