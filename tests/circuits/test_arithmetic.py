@@ -308,7 +308,7 @@ def test_the_commitment_must_hash_the_transactions() -> None:
 def test_chunks_and_arithmetic_proven_on_ray_verify_like_the_local_pool() -> None:
     pytest.importorskip("ray")
     from perpetua.circuits.batch import prove_rollup_batch, verify_batch_proof
-    from perpetua.circuits.executors import ray_executor
+    from perpetua.parallel import ray_executor
     old, batch = _batch()
     with ray_executor(workers=2) as executor:
         on_ray = prove_rollup_batch(old, batch, config=CONFIG, chunk_size=4, executor=executor)  # type: ignore[arg-type]

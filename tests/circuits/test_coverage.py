@@ -18,13 +18,12 @@ from perpetua.core.quantities import PPM as CORE_PPM
 from perpetua.crypto.messages import hash_transfer
 from perpetua.crypto.signatures import sign
 from perpetua.rollup.batch import Batch, Batcher
-from perpetua.rollup.config import GeneralConfig, internal_price
+from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.state import BatchContext, RollupState
 from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfer
-from perpetua.rollup.transactions.deposit import Deposit
 from perpetua.rollup.transactions.forced_trade import ForcedTrade
 from perpetua.rollup.transactions.forced_withdrawal import ForcedWithdrawal
-from perpetua.rollup.transactions.liquidation_close import DeleverageFill, LiquidationClose, LiquidationFill
+from perpetua.rollup.transactions.liquidation_close import DeleverageFill
 from perpetua.stark.errors import VerificationError
 from perpetua.stark.prover import prove
 from perpetua.stark.verifier import verify
@@ -37,9 +36,10 @@ from tests.rollup.helpers import (
     key,
     order,
     private_key,
-    trade,
     transfer,
 )
+from tests.rollup.test_liquidation_txs import close, sell_fill
+from tests.rollup.test_liquidation_txs import setup as liquidation_setup
 
 USD = 10**6
 HALF = 5 * 10**9
@@ -74,25 +74,12 @@ def _conditional(sender: int, receiver: int, amount: int, condition: int = 12345
 
 
 def _liq_setup(fund: int = 0, price: int = 39_000) -> RollupState:
-    """tests/rollup/test_liquidation_txs.py: 10 long 1 BTC with 2,000 of cash at 40,000; price 39,000."""
-    state = funded_state((10, 2_000 * USD), (11, 100_000 * USD), (12, 100_000 * USD))
-    state = Batcher(state, context()).state
-    from perpetua.rollup.apply import apply
-    state, _ = apply(state, trade(10, 11, 2 * HALF, 40_000 * USD), context())
-    if fund:
-        state, _ = apply(state, Deposit(FUND, CONFIG.insurance_fund_public_key, fund), context())
-    prices = dict(state.oracle_prices)
-    prices[A] = internal_price(price * USD, BTC.resolution)
-    return dataclasses.replace(state, oracle_prices=prices)
+    """tests/rollup/test_liquidation_txs.py's: 10 long 1 BTC with 2,000 of cash at 40,000; price 39,000."""
+    return liquidation_setup(fund, price)
 
 
-def _sell_fill(price: int, fund_delta: int, size: int = HALF, nonce: int = 1) -> LiquidationFill:
-    cash = size * price * USD // (2 * HALF)
-    return LiquidationFill(order(12, True, size, cash, nonce=nonce), cash, size, 0, fund_delta)
-
-
-def _close(*fills: LiquidationFill, deleverages: tuple[DeleverageFill, ...] = ()) -> LiquidationClose:
-    return LiquidationClose(10, A, False, fills, deleverages)
+_sell_fill = sell_fill
+_close = close
 
 
 def _batches() -> dict[str, tuple[RollupState, Batch, GeneralConfig]]:

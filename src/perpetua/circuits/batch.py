@@ -96,18 +96,24 @@ def witnesses_for_batch(tree: MerkleTree, batch: Batch, extra: Sequence[int] = (
     """Each changed position of the batch applied in turn to `tree` (mutated: it ends at the
     batch's new positions root; pass `copy_tree(...)` to keep the original), then a no-op update
     (membership) for each of `extra`: positions the arithmetic touches that end unchanged."""
-    if tree.root != batch.old_roots[0]:
-        raise ValueError("the tree is not at the batch's old positions root")
+    return _replay(tree, payload_updates(batch.payload), extra, batch.old_roots[0], batch.new_roots[0], "positions")
+
+
+def _replay(tree: MerkleTree, listed: list[tuple[int, tuple[int, ...]]], extra: Sequence[int], old_root: bytes,
+            new_root: bytes, what: str) -> list[UpdateWitness]:
+    """Write `listed` (index, new leaf digest) in turn into `tree`, then a membership update for each
+    of `extra`, recording each update's old leaf and siblings; the tree must go old -> new root."""
+    if tree.root != old_root:
+        raise ValueError(f"the tree is not at the batch's old {what} root")
     out: list[UpdateWitness] = []
-    listed = payload_updates(batch.payload)
-    listed += [(pid, tuple(digest_to_ints(tree.leaf(pid)))) for pid in extra]
-    for pid, new in listed:
-        old = tuple(digest_to_ints(tree.leaf(pid)))
-        siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(pid))
-        out.append(UpdateWitness(LeafUpdate(pid, old, new), siblings))
-        tree.update({pid: ints_to_digest(new)})
-    if tree.root != batch.new_roots[0]:
-        raise ValueError("replaying the payload does not reach the batch's new positions root")
+    listed = listed + [(i, tuple(digest_to_ints(tree.leaf(i)))) for i in extra]
+    for index, new in listed:
+        old = tuple(digest_to_ints(tree.leaf(index)))
+        siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(index))
+        out.append(UpdateWitness(LeafUpdate(index, old, new), siblings))
+        tree.update({index: ints_to_digest(new)})
+    if tree.root != new_root:
+        raise ValueError(f"replaying the payload does not reach the batch's new {what} root")
     return out
 
 
@@ -131,19 +137,8 @@ def order_witnesses(tree: MerkleTree, batch: Batch, extra: Sequence[int] = ()) -
     """The payload's order updates applied in turn to `tree` (mutated), from the batch's old
     orders root to its new one, then a no-op (membership) update for each of `extra`: orders the
     arithmetic reads but the batch does not change (a forced trade refused for a used consent)."""
-    if tree.root != batch.old_roots[1]:
-        raise ValueError("the tree is not at the batch's old orders root")
-    out: list[UpdateWitness] = []
-    listed = payload_order_updates(batch.payload)
-    listed += [(oid, tuple(digest_to_ints(tree.leaf(oid)))) for oid in extra]
-    for oid, new in listed:
-        old = tuple(digest_to_ints(tree.leaf(oid)))
-        siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(oid))
-        out.append(UpdateWitness(LeafUpdate(oid, old, new), siblings))
-        tree.update({oid: ints_to_digest(new)})
-    if tree.root != batch.new_roots[1]:
-        raise ValueError("replaying the payload does not reach the batch's new orders root")
-    return out
+    return _replay(tree, payload_order_updates(batch.payload), extra, batch.old_roots[1], batch.new_roots[1],
+                   "orders")
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,16 +265,9 @@ class Schema:
         pub = np.zeros(self.n_public, dtype=np.int64)
         for name, v in self.vars.items():
             x = v.value(values)
-            target = pub if v.public else priv
             if not strict:  # a cheating prover fits whatever it has into the limbs
                 x = _fit(x, v)
-            for col, limb in zip(v.limbs, limbs_of(x, len(v.limbs), f"row {row_no}: {name}"), strict=True):
-                target[col] = limb
-            if v.signed:
-                assert v.sign is not None
-                target[v.sign] = 1 if x < 0 else 0
-            elif x < 0:
-                raise ArithmeticError_(f"row {row_no}: {name} = {x} must be >= 0")
+            _put(pub if v.public else priv, v, x, f"row {row_no}: {name}")
         for name, f in self.flags.items():
             b = flags.get(name, 0)
             if b not in (0, 1):
@@ -308,16 +301,8 @@ class Schema:
         """The public cells of one row (the verifier's side: no private value is needed)."""
         pub = np.zeros(self.n_public, dtype=np.int64)
         for name, v in self.vars.items():
-            if not v.public or v.source is not None:
-                continue
-            x = values.get(name, 0)
-            for col, limb in zip(v.limbs, limbs_of(x, len(v.limbs), name), strict=True):
-                pub[col] = limb
-            if v.signed:
-                assert v.sign is not None
-                pub[v.sign] = 1 if x < 0 else 0
-            elif x < 0:
-                raise ArithmeticError_(f"{name} = {x} must be >= 0")
+            if v.public:
+                _put(pub, v, values.get(name, 0), name)
         for name, f in self.flags.items():
             if f.public:
                 pub[f.index] = 1 if flags.get(name, 0) else 0
@@ -445,6 +430,17 @@ class Schema:
                 h.update(str((c, [f.name for f in factors])).encode())
             h.update(str([(f.name, pol) for f, pol in ident.gate]).encode())
         return h.digest()
+
+
+def _put(target: IntArr, v: Var, x: int, what: str) -> None:
+    """Write x's limbs (and sign) into a row's cells."""
+    for col, limb in zip(v.limbs, limbs_of(x, len(v.limbs), what), strict=True):
+        target[col] = limb
+    if v.signed:
+        assert v.sign is not None
+        target[v.sign] = 1 if x < 0 else 0
+    elif x < 0:
+        raise ArithmeticError_(f"{what} = {x} must be >= 0")
 
 
 def _fitted(schema: Schema, values: Mapping[str, int]) -> dict[str, int]:

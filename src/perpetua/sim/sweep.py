@@ -13,6 +13,7 @@ parameters, with Plotly's JavaScript inlined: the report opens offline).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -55,27 +56,12 @@ def run_sweep(
     s = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     points = grid_points(grid)
     if engine == "auto":
-        try:
-            import ray
-
-            engine = "ray"
-        except ImportError:
-            engine = "process"
+        engine = "ray" if importlib.util.find_spec("ray") is not None else "process"
     if engine == "ray":
-        import ray
+        from perpetua.parallel import ray_executor
 
-        started_here = not ray.is_initialized()
-        if started_here:
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        try:
-            remote = ray.remote(_run_point)
-            return list(ray.get([remote.remote((s, p)) for p in points]))
-        finally:
-            if started_here:
-                ray.shutdown()
+        with ray_executor(address, workers) as executor:
+            return [f.result() for f in [executor.submit(_run_point, (s, p)) for p in points]]
     if engine != "process":
         raise ValueError(f"engine must be 'ray', 'process' or 'auto', not {engine!r}")
     if workers <= 1:

@@ -1,8 +1,9 @@
-"""Where a batch's proof jobs run: an `Executor`-like object with `submit(fn, *args)`.
+"""Ray as an `Executor`-like object (`submit(fn, *args)` -> a future with `result()`).
 
-`prove_rollup_batch(..., workers=N)` uses a local process pool; `ray_executor()` runs the same
-jobs (the arithmetic proof and every Merkle chunk, all independent) on Ray: a local Ray by
-default, or the cluster at `address` (`ray.init`). Ray is optional (the `sweep` extra).
+Used where independent jobs scale out: the batch prover (`perpetua.circuits.batch.
+prove_rollup_batch(..., executor=...)`: the arithmetic proof and every Merkle chunk) and the stress
+lab's sweeps (`perpetua.sim.sweep`). `ray_executor()` starts a local Ray by default, or joins the
+cluster at `address` (`ray.init`), and stops what it started. Ray is optional (the `sweep` extra).
 """
 
 from __future__ import annotations
