@@ -325,7 +325,8 @@ def test_a_transaction_list_that_breaks_its_own_rules_is_refused() -> None:
     assert isinstance(t, Trade)
     same_side = replace(t, party_b=replace(t.party_b, order=replace(t.party_b.order, is_buying_synthetic=True)))
     zero = replace(t, actual_synthetic=0)
-    for bad, rule in ((same_side, "same side"), (zero, ">= 1")):
+    expired = replace(t, party_a=replace(t.party_a, order=replace(t.party_a.order, expiration_hours=479_999)))
+    for bad, rule in ((same_side, "same side"), (zero, ">= 1"), (expired, "expired before hour 480000")):
         with pytest.raises(Unauthorised, match=rule):
             check_well_formed(replace(batch, txs=(bad, *batch.txs[1:])), CONFIG)
 

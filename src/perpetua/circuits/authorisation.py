@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 from perpetua.crypto.messages import hash_oracle_price, hash_transfer, hash_withdrawal
 from perpetua.crypto.signatures import Signature
-from perpetua.rollup.batch import Batch
+from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.errors import InvalidTransaction
 from perpetua.rollup.orders import SignedOrder, limit_order_hash
@@ -64,11 +64,29 @@ def _limit_side(signed: SignedOrder, actual_c: int, actual_s: int, fee: int, con
         _amount(what, v)
 
 
+def _signed_expirations(tx: object) -> Iterable[int]:
+    if isinstance(tx, Trade):
+        yield tx.party_a.order.expiration_hours
+        yield tx.party_b.order.expiration_hours
+    elif isinstance(tx, Liquidate):
+        yield tx.liquidator_order.order.expiration_hours
+    elif isinstance(tx, LiquidationClose):
+        for fill in tx.fills:
+            yield fill.order.order.expiration_hours
+    elif isinstance(tx, Withdrawal | Transfer | ConditionalTransfer):
+        yield tx.message.expiration_hours
+
+
 def check_well_formed(batch: Batch, config: GeneralConfig) -> None:
     """The rules of `apply()` that read only the transaction's own fields (no state): sides,
-    asset ids, distinct positions, amount ranges. Raises Unauthorised."""
+    asset ids, distinct positions, amount ranges, and expiry: no signed message may have expired
+    before the hour of the batch's system time (the payload's; `apply()` compares with the
+    operator's minimum expiration, which is at most that hour). Raises Unauthorised."""
+    now_h = decode_diff(batch.payload).system_time // 3600
     for i, tx in enumerate(batch.txs):
         try:
+            if any(h < now_h for h in _signed_expirations(tx)):
+                raise Unauthorised(f"a signed message expired before hour {now_h}")
             if isinstance(tx, Trade):
                 a, b = tx.party_a.order, tx.party_b.order
                 if a.asset_id_synthetic != b.asset_id_synthetic or a.asset_id_collateral != b.asset_id_collateral:
