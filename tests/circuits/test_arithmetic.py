@@ -387,3 +387,42 @@ def test_the_fact_service_chains_globals_from_batch_to_batch() -> None:
     service.last_globals = None
     service.certify(b2, p2, l1(b2))
     assert Statement.from_bytes(p2.statement)[0].prices == service.last_globals[1]  # type: ignore[index]
+
+
+def _funding_batch(config: object) -> tuple[object, Batch]:
+    """Trades, a FundingTick at the maximum rate, more trades: eager (the config's insurance fund
+    settles everyone at the tick) or lazy (each position at its next update)."""
+    from perpetua.rollup.transactions.funding_tick import FundingTick
+    from tests.rollup.helpers import ETH, NOW_S
+    ctx = dataclasses.replace(context(), config=config)
+    batcher = Batcher(funded_state((10, 10**12), (11, 10**12), (12, 10**12)), ctx)
+    size, cost = 3 * BTC1, 3 * COST
+    batcher.submit(trade(10, 11, size, cost))
+    batcher.submit(trade(12, 10, BTC1, COST, nonce=2))
+    batcher.cut()  # positions hold BTC before the batch under test
+    old = batcher.state
+    batcher.submit(trade(11, 12, BTC1, COST, nonce=3))
+    price = old.oracle_prices[BTC_ID]
+    delta = CONFIG.max_funding_rate * price * 3600 // 2**32
+    batcher.submit(FundingTick(NOW_S + 3600, tuple(sorted({BTC_ID: delta - 7, ETH.synthetic_asset_id: 0}.items()))))
+    batcher.submit(trade(10, 12, BTC1, COST, nonce=4))
+    return old, batcher.cut()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["eager", "lazy"])
+def test_a_batch_with_a_funding_tick_proves_and_its_settlement_is_exact(mode: str) -> None:
+    from perpetua.circuits.batch import prove_rollup_batch, verify_batch_proof
+    config = CONFIG if mode == "eager" else dataclasses.replace(CONFIG, insurance_fund_position_id=None)
+    old, batch = _funding_batch(config)
+    proof = prove_rollup_batch(old, batch, config=config, workers=2)  # type: ignore[arg-type]
+    verify_batch_proof(batch, proof, config=config)  # type: ignore[arg-type]
+    rows = records(build_statement(old, batch, config), batch, config).rows  # type: ignore[arg-type]
+    funded = [r for r in rows if r.before.assets and r.before.assets[0].cached_funding_index != r.indices[SLOT]]
+    assert funded and all(r.eager == (mode == "eager") for r in funded)
+    circuit = circuit_for(config)  # type: ignore[arg-type]
+    for r in funded:  # one unit more or less after funding: no witness
+        for d in (-1, 1):
+            bent = replace(r, after=replace(r.after, collateral=r.after.collateral + d))
+            with pytest.raises(ArithmeticError_):
+                build_trace(circuit.schema, [row_values(circuit, bent)])
