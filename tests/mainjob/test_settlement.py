@@ -45,7 +45,7 @@ def wait_for(client: TestClient, predicate: Any, timeout: float = PROOF_WAIT_S) 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     data = fresh_data_dir(tmp_path_factory.mktemp("up-l1"))
-    app = build_app(UpOptions(data_dir=str(data), speed=600, candles_limit=60, l1=True, batch_interval_s=1.0))
+    app = build_app(UpOptions(data_dir=str(data), speed=600, candles_limit=20, l1=True, batch_interval_s=1.0))
     with TestClient(app) as c:
         yield c
 
@@ -159,7 +159,7 @@ def test_tamper_flips_a_byte_and_the_fact_service_refuses_it() -> None:
 @pytest.mark.slow
 def test_a_tampered_proof_is_refused_shown_then_accepted_with_the_honest_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = fresh_data_dir(tmp_path)
-    app = build_app(UpOptions(data_dir=str(data), speed=600, candles_limit=60, l1=True, batch_interval_s=1.0,
+    app = build_app(UpOptions(data_dir=str(data), speed=600, candles_limit=20, l1=True, batch_interval_s=1.0,
                               tamper_proof_every=2))
     with TestClient(app) as c:
         view = wait_for(c, lambda v: v["refused"] and v["l1"] and v["l1"]["sequence_number"] >= v["refused"][0]["sequence"])
@@ -191,17 +191,20 @@ def test_a_real_refusal_is_retried_with_a_fresh_proof_then_stops_the_loop_not_th
 
     real = S.Settlement._prove
     calls: dict[int, int] = {}
+    mine = 48  # this app's batch size tells its settlement from another test's still running here
 
     def prove(self: S.Settlement, old_state: Any, batch: Any) -> Any:
         proven = real(self, old_state, batch)
+        if self.opts.batch_txs != mine:
+            return proven
         n = calls[batch.sequence] = calls.get(batch.sequence, 0) + 1
         if (batch.sequence == 0 and n == 1) or batch.sequence == 1:
             return dataclasses.replace(proven, proof=tamper(proven.proof))
         return proven
 
     monkeypatch.setattr(S.Settlement, "_prove", prove)
-    app = build_app(UpOptions(data_dir=str(fresh_data_dir(tmp_path)), speed=600, candles_limit=60, l1=True,
-                              batch_interval_s=1.0))
+    app = build_app(UpOptions(data_dir=str(fresh_data_dir(tmp_path)), speed=600, candles_limit=20, l1=True,
+                              batch_interval_s=1.0, batch_txs=mine))
     with TestClient(app) as c:
         deadline = time.monotonic() + PROOF_WAIT_S
         while (view := c.get("/mainjob/settlement").json())["status"] != "stopped":
