@@ -9,11 +9,11 @@ One autocommit connection (each write an explicit transaction), used by one thre
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
-from perpetua.store.codec import decode_command, encode_command
-from perpetua.store.journal import JournalError, JournalRecord, Snapshot, decode_meta, encode_meta
+from perpetua.store.journal import JournalError, SqlDialect, SqlJournal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS perpetua_journal (
@@ -25,8 +25,19 @@ CREATE TABLE IF NOT EXISTS perpetua_snapshots (
 """
 
 
-class PostgresJournal:
+class PostgresJournal(SqlJournal):
     """The journal in two tables of a PostgreSQL database (``url``: ``postgresql://...``)."""
+
+    dialect = SqlDialect(
+        journal="perpetua_journal",
+        snapshots="perpetua_snapshots",
+        param="%s",
+        replace_snapshot=(
+            "INSERT INTO perpetua_snapshots (seq, state_hash, format, data) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (seq) DO UPDATE SET state_hash = EXCLUDED.state_hash, format = EXCLUDED.format,"
+            " data = EXCLUDED.data"
+        ),
+    )
 
     def __init__(self, url: str) -> None:
         try:
@@ -40,63 +51,23 @@ class PostgresJournal:
             raise JournalError(f"database_url: cannot connect: {str(err).strip()[:300]}") from None
         with self._db.transaction():
             self._db.execute(_SCHEMA)
-        self._last = self._query_last()
+        self._open()
 
-    def _query_last(self) -> int:
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM perpetua_journal").fetchone()
-        return int(row[0])
-
-    def append(self, records: Sequence[JournalRecord]) -> None:
-        if not records:
-            return
-        expected = self._last + 1
-        for i, rec in enumerate(records):
-            if rec.seq != expected + i:
-                raise JournalError(f"record seq {rec.seq} does not follow {expected + i - 1}")
-        rows = [(r.seq, encode_command(r.command), encode_meta(r.meta)) for r in records]
+    def _insert(self, sql: str, rows: list[tuple[int, str, str | None]]) -> None:
         import psycopg
 
         try:
             with self._db.transaction(), self._db.cursor() as cur:
-                cur.executemany("INSERT INTO perpetua_journal (seq, command, meta) VALUES (%s, %s, %s)", rows)
+                cur.executemany(sql, rows)
         except psycopg.errors.UniqueViolation:
-            raise JournalError(f"record seq {records[0].seq} is already in the journal") from None
-        self._last = records[-1].seq
+            raise JournalError(f"record seq {rows[0][0]} is already in the journal") from None
 
-    def records(self, after_seq: int = 0) -> Iterator[JournalRecord]:
+    def _select(self, sql: str, after_seq: int) -> Iterator[tuple[Any, Any, Any]]:
         # A server-side cursor: a long journal streams instead of loading at once.
         with self._db.transaction(), self._db.cursor(name="perpetua_replay") as cur:
             cur.itersize = 5000
-            cur.execute("SELECT seq, command, meta FROM perpetua_journal WHERE seq > %s ORDER BY seq", (after_seq,))
-            for seq, command, meta in cur:
-                yield JournalRecord(int(seq), decode_command(command), decode_meta(meta))
+            cur.execute(sql, (after_seq,))
+            yield from cur
 
-    def last_seq(self) -> int:
-        return self._last
-
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        with self._db.transaction():
-            self._db.execute(
-                "INSERT INTO perpetua_snapshots (seq, state_hash, format, data) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (seq) DO UPDATE SET state_hash = EXCLUDED.state_hash, format = EXCLUDED.format,"
-                " data = EXCLUDED.data",
-                (snapshot.seq, snapshot.state_hash, snapshot.format, snapshot.data),
-            )
-            self._db.execute(
-                "DELETE FROM perpetua_snapshots WHERE seq NOT IN"
-                " (SELECT seq FROM perpetua_snapshots ORDER BY seq DESC LIMIT 2)"
-            )
-
-    def snapshots(self) -> list[Snapshot]:
-        """Every kept snapshot, newest first."""
-        rows = self._db.execute(
-            "SELECT seq, state_hash, format, data FROM perpetua_snapshots ORDER BY seq DESC"
-        ).fetchall()
-        return [Snapshot(int(s), str(h), str(f), bytes(d)) for s, h, f, d in rows]
-
-    def latest_snapshot(self) -> Snapshot | None:
-        snaps = self.snapshots()
-        return snaps[0] if snaps else None
-
-    def close(self) -> None:
-        self._db.close()
+    def _snapshot_write(self) -> AbstractContextManager[object]:
+        return self._db.transaction()  # type: ignore[no-any-return]
