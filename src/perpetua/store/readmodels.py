@@ -126,6 +126,26 @@ SCHEMA_VERSION = 3
 Row = dict[str, Any]
 
 
+def _narrowed(
+    sql: str, first: Any, conditions: Sequence[tuple[str, Any]], order_by: str, limit: int
+) -> tuple[str, list[Any]]:
+    """A query and its parameters: ``sql`` (a SELECT whose WHERE binds ``first``), an ``AND`` clause for
+    each condition whose value is given (None skips it; a list is bound as ``clause (?, ?, ...)`` and
+    skipped when empty), then ``ORDER BY order_by LIMIT limit``."""
+    params: list[Any] = [first]
+    for clause, value in conditions:
+        if isinstance(value, list):
+            if value:
+                sql += f" AND {clause} ({', '.join('?' for _ in value)})"
+                params.extend(value)
+        elif value is not None:
+            sql += f" AND {clause}"
+            params.append(value)
+    sql += f" ORDER BY {order_by} LIMIT ?"
+    params.append(limit)
+    return sql, params
+
+
 class ReadModels:
     """The query tables, in one SQLite file (or ``:memory:``)."""
 
@@ -277,23 +297,22 @@ class ReadModels:
         )
         key = meta.get("apiKey")
         if isinstance(key, dict) and eth is not None:
-            db.execute(
-                "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
-                (key["key"], key["secret"], key["passphrase"], eth, cmd.timestamp_ns),
-            )
+            self._put_api_key(key, eth, cmd.timestamp_ns)
 
     def _project_key_change(self, change: dict[str, Any], now: int) -> None:
         """An API key created or deleted with the Ethereum key (journaled in a record's meta)."""
         eth = change.get("ethAddress")
         if change.get("action") == "create" and isinstance(change.get("apiKey"), dict):
-            key = change["apiKey"]
-            self._db.execute(
-                "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
-                (key["key"], key["secret"], key["passphrase"], eth, now),
-            )
+            self._put_api_key(change["apiKey"], eth, now)
         elif change.get("action") == "delete":
             self._db.execute("DELETE FROM api_keys WHERE key = ? AND eth_address = ?", (change.get("key"), eth))
             self._keys.pop(str(change.get("key")), None)
+
+    def _put_api_key(self, key: dict[str, Any], eth_address: Any, created_ns: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO api_keys (key, secret, passphrase, eth_address, created_ns) VALUES (?, ?, ?, ?, ?)",
+            (key["key"], key["secret"], key["passphrase"], eth_address, created_ns),
+        )
 
     def _project_accepted(self, ev: OrderAccepted, cmd: Any, meta: dict[str, Any], now: int) -> None:
         # An order accepted by a PlaceOrder command: its own fields, plus the v3 fields from meta.
@@ -318,19 +337,11 @@ class ReadModels:
                 "SELECT order_id, type FROM orders WHERE order_id IN (?, ?)", (ev.taker_order_id, ev.maker_order_id)
             ).fetchall()
         )
-        rows = [
-            (ev.fill_id, ev.taker_position_id, ev.taker_order_id, ev.market_id, ev.taker_side, "TAKER",
-             types.get(ev.taker_order_id, "LIMIT"), ev.price, ev.size, ev.taker_fee, now),
-            (ev.fill_id, ev.maker_position_id, ev.maker_order_id, ev.market_id, -ev.taker_side, "MAKER",
-             types.get(ev.maker_order_id, "LIMIT"), ev.price, ev.size, ev.maker_fee, now),
-        ]
-        db.executemany("INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        db.execute(
-            "INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)",
-            (ev.fill_id, ev.market_id, ev.taker_side, ev.price, ev.size, now),
+        self._put_fill(
+            ev.fill_id, ev.market_id, ev.taker_side, ev.price, ev.size, now,
+            taker=(ev.taker_position_id, ev.taker_order_id, types.get(ev.taker_order_id, "LIMIT"), ev.taker_fee),
+            maker=(ev.maker_position_id, ev.maker_order_id, types.get(ev.maker_order_id, "LIMIT"), ev.maker_fee),
         )
-        self._move_position(ev.taker_position_id, ev.market_id, ev.taker_side * ev.size, ev.price, now)
-        self._move_position(ev.maker_position_id, ev.market_id, -ev.taker_side * ev.size, ev.price, now)
         for oid, remaining in ((ev.taker_order_id, ev.taker_remaining), (ev.maker_order_id, ev.maker_remaining)):
             db.execute(
                 "UPDATE orders SET remaining = ?, status = CASE WHEN ? = 0 THEN 'FILLED' ELSE status END WHERE order_id = ?",
@@ -352,17 +363,27 @@ class ReadModels:
     def _project_liquidation_fill(self, ev: Any, now: int) -> None:
         """A liquidation fill: v3 fill type LIQUIDATED for the liquidated account, LIQUIDATION for the
         counterparty; both positions move; the liquidated account's penalty is its fee."""
+        self._put_fill(
+            ev.fill_id, ev.market_id, ev.liquidated_side, ev.price, ev.size, now,
+            taker=(ev.liquidated_position_id, 0, "LIQUIDATED", ev.penalty),
+            maker=(ev.counterparty_position_id, ev.maker_order_id, "LIQUIDATION", 0),
+        )
+
+    def _put_fill(
+        self, fill_id: int, market: str, side: int, price: int, size: int, now: int, *,
+        taker: tuple[int, int, str, int], maker: tuple[int, int, str, int],
+    ) -> None:
+        """A fill's two rows (taker and maker: position, order, v3 fill type, fee; the taker on ``side``),
+        its public trade, and both positions moved."""
+        (taker_pid, taker_oid, taker_type, taker_fee), (maker_pid, maker_oid, maker_type, maker_fee) = taker, maker
         rows = [
-            (ev.fill_id, ev.liquidated_position_id, 0, ev.market_id, ev.liquidated_side, "TAKER", "LIQUIDATED",
-             ev.price, ev.size, ev.penalty, now),
-            (ev.fill_id, ev.counterparty_position_id, ev.maker_order_id, ev.market_id, -ev.liquidated_side, "MAKER",
-             "LIQUIDATION", ev.price, ev.size, 0, now),
+            (fill_id, taker_pid, taker_oid, market, side, "TAKER", taker_type, price, size, taker_fee, now),
+            (fill_id, maker_pid, maker_oid, market, -side, "MAKER", maker_type, price, size, maker_fee, now),
         ]
         self._db.executemany("INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self._db.execute("INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)",
-                         (ev.fill_id, ev.market_id, ev.liquidated_side, ev.price, ev.size, now))
-        self._move_position(ev.liquidated_position_id, ev.market_id, ev.liquidated_side * ev.size, ev.price, now)
-        self._move_position(ev.counterparty_position_id, ev.market_id, -ev.liquidated_side * ev.size, ev.price, now)
+        self._db.execute("INSERT OR REPLACE INTO trades VALUES (?, ?, ?, ?, ?, ?)", (fill_id, market, side, price, size, now))
+        self._move_position(taker_pid, market, side * size, price, now)
+        self._move_position(maker_pid, market, -side * size, price, now)
 
     def _move_position(self, position_id: int, market: str, delta: int, price: int, now: int) -> None:
         """A fill of ``delta`` (signed synthetic quantums) at ``price`` on the account's position history.
@@ -490,53 +511,26 @@ class ReadModels:
         limit: int = 100,
         before_ns: int | None = None,
     ) -> list[Row]:
-        sql = "SELECT * FROM orders WHERE position_id = ?"
-        params: list[Any] = [position_id]
-        if market is not None:
-            sql += " AND market = ?"
-            params.append(market)
-        if statuses:
-            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
-            params.extend(statuses)
-        if side is not None:
-            sql += " AND side = ?"
-            params.append(side)
-        if order_type is not None:
-            sql += " AND type = ?"
-            params.append(order_type)
-        if before_ns is not None:
-            sql += " AND created_ns < ?"
-            params.append(before_ns)
-        sql += " ORDER BY order_id DESC LIMIT ?"
-        params.append(limit)
-        return self._all(sql, params)
+        return self._all(*_narrowed(
+            "SELECT * FROM orders WHERE position_id = ?", position_id,
+            [("market = ?", market), ("status IN", list(statuses or ())), ("side = ?", side),
+             ("type = ?", order_type), ("created_ns < ?", before_ns)],
+            "order_id DESC", limit,
+        ))
 
     def fills(
         self, position_id: int, *, market: str | None = None, order_id: int | None = None, limit: int = 100,
         before_ns: int | None = None,
     ) -> list[Row]:
-        sql = "SELECT * FROM fills WHERE position_id = ?"
-        params: list[Any] = [position_id]
-        if market is not None:
-            sql += " AND market = ?"
-            params.append(market)
-        if order_id is not None:
-            sql += " AND order_id = ?"
-            params.append(order_id)
-        if before_ns is not None:
-            sql += " AND created_ns < ?"
-            params.append(before_ns)
-        sql += " ORDER BY fill_id DESC LIMIT ?"
-        params.append(limit)
-        return self._all(sql, params)
+        return self._all(*_narrowed(
+            "SELECT * FROM fills WHERE position_id = ?", position_id,
+            [("market = ?", market), ("order_id = ?", order_id), ("created_ns < ?", before_ns)], "fill_id DESC", limit,
+        ))
 
     def trades(self, market: str, limit: int = 100, before_ns: int | None = None) -> list[Row]:
-        if before_ns is None:
-            return self._all("SELECT * FROM trades WHERE market = ? ORDER BY fill_id DESC LIMIT ?", (market, limit))
-        return self._all(
-            "SELECT * FROM trades WHERE market = ? AND created_ns < ? ORDER BY fill_id DESC LIMIT ?",
-            (market, before_ns, limit),
-        )
+        return self._all(*_narrowed(
+            "SELECT * FROM trades WHERE market = ?", market, [("created_ns < ?", before_ns)], "fill_id DESC", limit
+        ))
 
     def trades_since(self, market: str, since_ns: int) -> list[Row]:
         return self._all("SELECT * FROM trades WHERE market = ? AND created_ns >= ?", (market, since_ns))
@@ -549,27 +543,16 @@ class ReadModels:
     def funding_payments(
         self, position_id: int, limit: int = 100, market: str | None = None, before_ns: int | None = None
     ) -> list[Row]:
-        sql = "SELECT * FROM funding_payments WHERE position_id = ?"
-        params: list[Any] = [position_id]
-        if market is not None:
-            sql += " AND market = ?"
-            params.append(market)
-        if before_ns is not None:
-            sql += " AND created_ns < ?"
-            params.append(before_ns)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        return self._all(sql, params)
+        return self._all(*_narrowed(
+            "SELECT * FROM funding_payments WHERE position_id = ?", position_id,
+            [("market = ?", market), ("created_ns < ?", before_ns)], "id DESC", limit,
+        ))
 
     def historical_funding(self, market: str, limit: int = 100, before_ns: int | None = None) -> list[Row]:
-        if before_ns is None:
-            return self._all(
-                "SELECT * FROM historical_funding WHERE market = ? ORDER BY effective_ns DESC LIMIT ?", (market, limit)
-            )
-        return self._all(
-            "SELECT * FROM historical_funding WHERE market = ? AND effective_ns < ? ORDER BY effective_ns DESC LIMIT ?",
-            (market, before_ns, limit),
-        )
+        return self._all(*_narrowed(
+            "SELECT * FROM historical_funding WHERE market = ?", market, [("effective_ns < ?", before_ns)],
+            "effective_ns DESC", limit,
+        ))
 
     def oracle_prices(self, market: str, limit: int = 100) -> list[Row]:
         return self._all("SELECT * FROM oracle_prices WHERE market = ? ORDER BY id DESC LIMIT ?", (market, limit))
@@ -588,17 +571,10 @@ class ReadModels:
 
     def positions(self, position_id: int, *, market: str | None = None, status: str | None = None,
                   limit: int = 100) -> list[Row]:
-        sql = "SELECT * FROM positions WHERE position_id = ?"
-        params: list[Any] = [position_id]
-        if market is not None:
-            sql += " AND market = ?"
-            params.append(market)
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(status)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        return self._position_rows(sql, params)
+        return self._position_rows(*_narrowed(
+            "SELECT * FROM positions WHERE position_id = ?", position_id,
+            [("market = ?", market), ("status = ?", status)], "id DESC", limit,
+        ))
 
     def candles(self, market: str, resolution: str, limit: int = 100) -> list[Row]:
         return self._all(
