@@ -65,6 +65,21 @@ def _check_range(field: str, value: int, bound: int) -> None:
         raise MessageFieldError(field, Rule.OUT_OF_RANGE, f"must be in [0, 2^{bound.bit_length() - 1})", value)
 
 
+def _check_ranges(message: object, **bounds: int) -> None:
+    """Range-check each named field of ``message`` against its bound, in the order given."""
+    for field, bound in bounds.items():
+        _check_range(field, getattr(message, field), bound)
+
+
+def _pack(first: int, *fields: tuple[int, int]) -> int:
+    """``first | value(bits) | ...``: the bit concatenation of the layouts above, most significant
+    field first (a trailing ``(0, n)`` is the zero padding)."""
+    packed = first
+    for value, bits in fields:
+        packed = packed << bits | value
+    return packed
+
+
 @dataclass(frozen=True, slots=True)
 class LimitOrder:
     """A StarkEx limit order with fees, as a trader signs it (all amounts in quantums)."""
@@ -88,15 +103,18 @@ class LimitOrder:
     """Hours since the Unix epoch; dYdX adds a 168-hour buffer to the API expiration."""
 
     def __post_init__(self) -> None:
-        _check_range("asset_id_synthetic", self.asset_id_synthetic, SYNTHETIC_ASSET_ID_BOUND)
-        _check_range("asset_id_collateral", self.asset_id_collateral, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("asset_id_fee", self.asset_id_fee, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("amount_synthetic", self.amount_synthetic, AMOUNT_BOUND)
-        _check_range("amount_collateral", self.amount_collateral, AMOUNT_BOUND)
-        _check_range("max_amount_fee", self.max_amount_fee, AMOUNT_BOUND)
-        _check_range("nonce", self.nonce, NONCE_BOUND)
-        _check_range("position_id", self.position_id, POSITION_ID_BOUND)
-        _check_range("expiration_hours", self.expiration_hours, EXPIRATION_HOURS_BOUND)
+        _check_ranges(
+            self,
+            asset_id_synthetic=SYNTHETIC_ASSET_ID_BOUND,
+            asset_id_collateral=COLLATERAL_ASSET_ID_BOUND,
+            asset_id_fee=COLLATERAL_ASSET_ID_BOUND,
+            amount_synthetic=AMOUNT_BOUND,
+            amount_collateral=AMOUNT_BOUND,
+            max_amount_fee=AMOUNT_BOUND,
+            nonce=NONCE_BOUND,
+            position_id=POSITION_ID_BOUND,
+            expiration_hours=EXPIRATION_HOURS_BOUND,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +129,14 @@ class Withdrawal:
     """Hours since the Unix epoch, no buffer."""
 
     def __post_init__(self) -> None:
-        _check_range("asset_id_collateral", self.asset_id_collateral, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("position_id", self.position_id, POSITION_ID_BOUND)
-        _check_range("nonce", self.nonce, NONCE_BOUND)
-        _check_range("amount", self.amount, AMOUNT_BOUND)
-        _check_range("expiration_hours", self.expiration_hours, EXPIRATION_HOURS_BOUND)
+        _check_ranges(
+            self,
+            asset_id_collateral=COLLATERAL_ASSET_ID_BOUND,
+            position_id=POSITION_ID_BOUND,
+            nonce=NONCE_BOUND,
+            amount=AMOUNT_BOUND,
+            expiration_hours=EXPIRATION_HOURS_BOUND,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +151,15 @@ class WithdrawalToAddress:
     expiration_hours: int
 
     def __post_init__(self) -> None:
-        _check_range("asset_id_collateral", self.asset_id_collateral, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("position_id", self.position_id, POSITION_ID_BOUND)
-        _check_range("eth_address", self.eth_address, ETH_ADDRESS_BOUND)
-        _check_range("nonce", self.nonce, NONCE_BOUND)
-        _check_range("amount", self.amount, AMOUNT_BOUND)
-        _check_range("expiration_hours", self.expiration_hours, EXPIRATION_HOURS_BOUND)
+        _check_ranges(
+            self,
+            asset_id_collateral=COLLATERAL_ASSET_ID_BOUND,
+            position_id=POSITION_ID_BOUND,
+            eth_address=ETH_ADDRESS_BOUND,
+            nonce=NONCE_BOUND,
+            amount=AMOUNT_BOUND,
+            expiration_hours=EXPIRATION_HOURS_BOUND,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,16 +185,19 @@ class Transfer:
     """keccak(fact_registry || fact) & (2^250 - 1) for a conditional transfer, else None."""
 
     def __post_init__(self) -> None:
-        _check_range("asset_id", self.asset_id, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("asset_id_fee", self.asset_id_fee, COLLATERAL_ASSET_ID_BOUND)
-        _check_range("receiver_public_key", self.receiver_public_key, PUBLIC_KEY_BOUND)
-        _check_range("sender_position_id", self.sender_position_id, POSITION_ID_BOUND)
-        _check_range("receiver_position_id", self.receiver_position_id, POSITION_ID_BOUND)
-        _check_range("fee_position_id", self.fee_position_id, POSITION_ID_BOUND)
-        _check_range("nonce", self.nonce, NONCE_BOUND)
-        _check_range("amount", self.amount, AMOUNT_BOUND)
-        _check_range("max_amount_fee", self.max_amount_fee, AMOUNT_BOUND)
-        _check_range("expiration_hours", self.expiration_hours, EXPIRATION_HOURS_BOUND)
+        _check_ranges(
+            self,
+            asset_id=COLLATERAL_ASSET_ID_BOUND,
+            asset_id_fee=COLLATERAL_ASSET_ID_BOUND,
+            receiver_public_key=PUBLIC_KEY_BOUND,
+            sender_position_id=POSITION_ID_BOUND,
+            receiver_position_id=POSITION_ID_BOUND,
+            fee_position_id=POSITION_ID_BOUND,
+            nonce=NONCE_BOUND,
+            amount=AMOUNT_BOUND,
+            max_amount_fee=AMOUNT_BOUND,
+            expiration_hours=EXPIRATION_HOURS_BOUND,
+        )
         if self.condition is not None:
             _check_range("condition", self.condition, CONDITION_BOUND)
 
@@ -191,26 +218,29 @@ def hash_limit_order(order: LimitOrder) -> int:
     else:
         asset_sell, asset_buy = order.asset_id_synthetic, order.asset_id_collateral
         amount_sell, amount_buy = order.amount_synthetic, order.amount_collateral
-    packed0 = (((amount_sell << 64 | amount_buy) << 64 | order.max_amount_fee) << 32) | order.nonce
+    packed0 = _pack(amount_sell, (amount_buy, 64), (order.max_amount_fee, 64), (order.nonce, 32))
     position = order.position_id
-    packed1 = (((LIMIT_ORDER_WITH_FEES << 64 | position) << 64 | position) << 64 | position)
-    packed1 = ((packed1 << 32) | order.expiration_hours) << 17
+    packed1 = _pack(
+        LIMIT_ORDER_WITH_FEES, (position, 64), (position, 64), (position, 64), (order.expiration_hours, 32), (0, 17)
+    )
     msg = _assets_hash(asset_sell, asset_buy, order.asset_id_fee)
     return _h(_h(msg, packed0), packed1)
 
 
+def _withdrawal_packed(kind: int, w: Withdrawal | WithdrawalToAddress) -> int:
+    """The second word of both withdrawal types: kind | position | nonce | amount | expiration | 0(49)."""
+    return _pack(kind, (w.position_id, 64), (w.nonce, 32), (w.amount, 64), (w.expiration_hours, 32), (0, 49))
+
+
 def hash_withdrawal(withdrawal: Withdrawal) -> int:
     """The message hash of a dYdX v3 withdrawal."""
-    packed = (WITHDRAWAL << 64 | withdrawal.position_id) << 32 | withdrawal.nonce
-    packed = ((packed << 64 | withdrawal.amount) << 32 | withdrawal.expiration_hours) << 49
-    return _h(withdrawal.asset_id_collateral, packed)
+    return _h(withdrawal.asset_id_collateral, _withdrawal_packed(WITHDRAWAL, withdrawal))
 
 
 def hash_withdrawal_to_address(withdrawal: WithdrawalToAddress) -> int:
     """The message hash of a type-7 withdrawal to an Ethereum address."""
-    packed = (WITHDRAWAL_TO_ADDRESS << 64 | withdrawal.position_id) << 32 | withdrawal.nonce
-    packed = ((packed << 64 | withdrawal.amount) << 32 | withdrawal.expiration_hours) << 49
-    return _h(_h(withdrawal.asset_id_collateral, withdrawal.eth_address), packed)
+    msg = _h(withdrawal.asset_id_collateral, withdrawal.eth_address)
+    return _h(msg, _withdrawal_packed(WITHDRAWAL_TO_ADDRESS, withdrawal))
 
 
 def hash_transfer(transfer: Transfer) -> int:
@@ -221,10 +251,11 @@ def hash_transfer(transfer: Transfer) -> int:
     else:
         kind = CONDITIONAL_TRANSFER
         msg = _h(msg, transfer.condition)
-    packed0 = (transfer.sender_position_id << 64 | transfer.receiver_position_id) << 64
-    packed0 = (packed0 | transfer.fee_position_id) << 32 | transfer.nonce
-    packed1 = ((kind << 64 | transfer.amount) << 64 | transfer.max_amount_fee) << 32
-    packed1 = (packed1 | transfer.expiration_hours) << 81
+    packed0 = _pack(
+        transfer.sender_position_id, (transfer.receiver_position_id, 64), (transfer.fee_position_id, 64),
+        (transfer.nonce, 32),
+    )
+    packed1 = _pack(kind, (transfer.amount, 64), (transfer.max_amount_fee, 64), (transfer.expiration_hours, 32), (0, 81))
     return _h(_h(msg, packed0), packed1)
 
 
@@ -241,10 +272,13 @@ class OraclePrice:
     timestamp_s: int
 
     def __post_init__(self) -> None:
-        _check_range("oracle_name", self.oracle_name, ORACLE_NAME_BOUND)
-        _check_range("asset_pair", self.asset_pair, ASSET_PAIR_BOUND)
-        _check_range("price", self.price, EXTERNAL_PRICE_BOUND)
-        _check_range("timestamp_s", self.timestamp_s, TIMESTAMP_BOUND)
+        _check_ranges(
+            self,
+            oracle_name=ORACLE_NAME_BOUND,
+            asset_pair=ASSET_PAIR_BOUND,
+            price=EXTERNAL_PRICE_BOUND,
+            timestamp_s=TIMESTAMP_BOUND,
+        )
 
     @property
     def signed_asset_id(self) -> int:
