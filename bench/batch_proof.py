@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perpetua.circuits.arithmetic import prove_arithmetic
-from perpetua.circuits.batch import prove_rollup_batch, verify_batch_proof
+from perpetua.circuits.batch import CHUNK_OPTIONS, prove_rollup_batch, verify_batch_proof
 from perpetua.circuits.intarith import trace_length_for
 from perpetua.rollup.batch import Batch, Batcher
 from perpetua.rollup.state import RollupState
@@ -109,13 +109,13 @@ def main() -> None:
         rows.append((n, m))
     max_rows = max(int(m["max_rows"]) for _, m in rows)
     arith_rows = max(trace_length_for(int(m["arith_rows"])) for _, m in rows)
-    level = min(security_bits(options, max_rows, 3), security_bits(options, arith_rows, 6),
+    level = min(security_bits(CHUNK_OPTIONS, max_rows, 3), security_bits(options, arith_rows, 6),
                 key=lambda lv: lv.conjectured_bits)
     bits = level.conjectured_bits
     figures = {"security_bits": round(bits, 1), "proven_bits": round(level.proven_bits, 1), "accounts": accounts,
                "chunk_updates": chunk, "max_chunk_rows": max_rows, **figures}
-    print(f"batch proofs: arithmetic + positions-root transition, {accounts} accounts, chunks of {chunk} "
-          f"updates, {options}, {bits:.1f} conjectured bits ({level.proven_bits:.1f} proven)")
+    print(f"batch proofs: arithmetic ({options}) + positions and orders roots (chunks of {chunk} updates, "
+          f"{CHUNK_OPTIONS}), {accounts} accounts, {bits:.1f} conjectured bits ({level.proven_bits:.1f} proven)")
     print(f"{'trades':>7} {'arith rows':>10} {'arith s':>8} {'pos+ord upd':>11} {'chunks':>7} {'prove 1w s':>11} "
           f"{'prove 2w s':>11} {'per tx s':>9} {'verify s':>9} {'proof KiB':>10} {'speedup':>8}")
     for n, m in rows:

@@ -61,6 +61,10 @@ from perpetua.stark.params import ProofOptions
 from perpetua.stark.prover import prove
 from perpetua.stark.verifier import verify
 
+CHUNK_OPTIONS = ProofOptions(blowup=2, num_queries=90, folding_factor=2)
+"""Merkle chunks (degree 3) need only blowup 2: 90 queries keep 106 conjectured bits (about 60
+proven, as at blowup 8) for a third of the prover's time (`bench/merkle_wide.py` figures in
+docs/circuits.md). The arithmetic part (degree 6) keeps the default blowup 8."""
 MAGIC = b"PBATCH"
 VERSION = 2
 DEFAULT_CHUNK = 16
@@ -286,7 +290,7 @@ def prove_updates(height: int, old_root: Sequence[int], witnesses: Sequence[Upda
     """Prove a list of chained updates in chunks (see the module docstring)."""
     if not witnesses:
         raise ValueError("nothing to prove: the batch changes no position")
-    options = options or ProofOptions()
+    options = options or CHUNK_OPTIONS
     parts = split_chunks(height, old_root, witnesses, chunk_size)
     jobs = [(height, root, part, chunk_binding(payload_hash, commitment, n, len(parts)), options)
             for n, (root, part) in enumerate(parts)]
@@ -324,6 +328,7 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     if config is None:
         return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
                            executor=executor, options=options)
+    chunk_options = options or CHUNK_OPTIONS
     options = options or ProofOptions()
     statement = build_statement(old_state, batch, config)
     checked = records(statement, batch, config)
@@ -339,7 +344,7 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
     for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
         jobs += [(_prove_chunk, (h, root, part, chunk_binding(batch.payload_hash, batch.commitment, n, len(parts),
-                                                                tree), options))
+                                                                tree), chunk_options))
                  for n, (root, part) in enumerate(parts)]
     results = _run(jobs, workers, executor)
     arithmetic = results[0]
