@@ -17,7 +17,6 @@ Usage: ``python bench/api_load.py [--quick] [--json] [--connections N] [--verify
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -31,50 +30,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from coincurve import PrivateKey
-
-from perpetua.api.eip712 import address_of, onboarding_digest
-from perpetua.crypto.api_auth import sign_request
-from perpetua.crypto.dydx_v3 import build_limit_order
-from perpetua.crypto.keys import private_key_from_seed, public_key
-from perpetua.crypto.messages import hash_limit_order
-from perpetua.crypto.signatures import sign
+from _client import Trader as Client
+from _report import bench_parser, print_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FIELD_PRIME = 2**251 + 17 * 2**192 + 1
-BETA = 0x6F21413EFBE40DE150E596D72F7A8C5609AD26C15C915C1F4CDFCB99CEE9E89
-
-
-def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def now_iso() -> str:
-    return iso_ms(time.time_ns() // 1_000_000)
-
-
-def stark_y(x: int) -> int:
-    """The even-or-odd y of a STARK public key x (Tonelli-Shanks; the server checks the point)."""
-    a, p = (x**3 + x + BETA) % FIELD_PRIME, FIELD_PRIME
-    q, s = p - 1, 0
-    while q % 2 == 0:
-        q, s = q // 2, s + 1
-    z = 2
-    while pow(z, (p - 1) // 2, p) != p - 1:
-        z += 1
-    m, c, t, r = s, pow(z, q, p), pow(a, q, p), pow(a, (q + 1) // 2, p)
-    while t != 1:
-        i, t2 = 0, t
-        while t2 != 1:
-            t2, i = t2 * t2 % p, i + 1
-        b = pow(c, 1 << (m - i - 1), p)
-        m, c, t, r = i, b * b % p, t * b * b % p, r * b % p
-    return r
 
 
 # -- the server ---------------------------------------------------------------------------------------
@@ -129,41 +92,23 @@ class Server:
 # -- traders ------------------------------------------------------------------------------------------
 
 
-class Trader:
-    def __init__(self, seed: int, server: Server) -> None:
-        eth = PrivateKey(seed.to_bytes(32, "big"))
-        self.address = address_of(eth.public_key)
-        self.stark_private = private_key_from_seed(seed.to_bytes(8, "big"))
-        x = public_key(self.stark_private)
-        sig = eth.sign_recoverable(onboarding_digest(11155111), hasher=None)
-        signature = "0x" + sig[:64].hex() + format(sig[64] + 27, "02x") + "00"
-        answer = server.call("POST", "/v3/onboarding", {"starkKey": f"{x:064x}", "starkKeyYCoordinate": f"{stark_y(x):064x}"},
-                             {"DYDX-SIGNATURE": signature, "DYDX-ETHEREUM-ADDRESS": self.address})
-        self.credentials: dict[str, str] = answer["apiKey"]
-        self.position_id = int(answer["account"]["positionId"])
-        server.call("POST", "/v3/testnet/tokens", {}, self.headers("POST", "/v3/testnet/tokens", ""))
+class Trader(Client):
+    """The shared client, onboarded and funded on ``server``, writing orders as whole HTTP requests."""
 
-    def headers(self, method: str, path: str, body: str) -> dict[str, str]:
-        ts = now_iso()
-        return {
-            "DYDX-API-KEY": self.credentials["key"], "DYDX-PASSPHRASE": self.credentials["passphrase"],
-            "DYDX-TIMESTAMP": ts, "DYDX-SIGNATURE": sign_request(self.credentials["secret"], ts, method, path, body),
-        }
+    def __init__(self, seed: int, server: Server) -> None:
+        super().__init__(seed)
+        headers, body = self.onboarding_request()
+        self.onboarded(server.call("POST", "/v3/onboarding", body, headers))
+        server.call("POST", "/v3/testnet/tokens", {}, self.headers("POST", "/v3/testnet/tokens"))
 
     def signed_order(self, n: int, side: str, size: str, price: str, market: str = "BTC-USD") -> str:
-        expiration_ms = (int(time.time()) + 3600) * 1000
-        client_id = f"b{self.position_id}-{n}"
-        msg = build_limit_order(market=market, side=side, position_id=self.position_id, size=size, price=price,
-                                limit_fee="0.001", client_id=client_id, expiration_ms=expiration_ms)
-        body = {"market": market, "side": side, "type": "LIMIT", "timeInForce": "GTT", "size": size, "price": price,
-                "limitFee": "0.001", "expiration": iso_ms(expiration_ms), "postOnly": False, "clientId": client_id,
-                "signature": sign(self.stark_private, hash_limit_order(msg)).to_hex()}
+        body = self.order(side, size, price, market=market, client_id=f"b{self.position_id}-{n}")
         return json.dumps(body, separators=(",", ":"))
 
     def request(self, port: int, body: str) -> bytes:
         """The whole HTTP/1.1 request, HMAC-signed now."""
         head = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json", "Content-Length": str(len(body)),
-                **self.headers("POST", "/v3/orders", body)}
+                **self.signed_headers("POST", "/v3/orders", body)}
         lines = "".join(f"{k}: {v}\r\n" for k, v in head.items())
         return f"POST /v3/orders HTTP/1.1\r\n{lines}\r\n{body}".encode()
 
@@ -280,9 +225,7 @@ async def fanout(port: int, prober: Trader, subscribers: int, probes: int) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (< 30 s)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    parser = bench_parser(__doc__.splitlines()[0], "a short run (< 30 s)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent HTTP connections")
     parser.add_argument("--traders", type=int, default=16)
     parser.add_argument("--verify-workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) // 2)),
@@ -327,8 +270,7 @@ def main() -> None:
     print(f"{'order latency p99':<22}{load['order_p99_ms']:>12.2f}  ms")
     print(f"{'fan-out p50':<22}{fan['fanout_p50_ms']:>12.2f}  ms (100 subscribers, {fan['fanout_probes']} probes)")
     print(f"{'fan-out p99':<22}{fan['fanout_p99_ms']:>12.2f}  ms (missing {fan['fanout_missing']})")
-    if args.json:
-        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}))
+    print_json(args, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()})
 
 
 if __name__ == "__main__":

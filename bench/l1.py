@@ -15,14 +15,13 @@ per second in-process (wall time, this machine).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _report import bench_parser, print_json
 from eth_utils import keccak
 
 from perpetua.chain.backend import BoaChain
@@ -187,10 +186,7 @@ def measure_baseline() -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller run (well under 30 s)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object on the last line")
-    args = ap.parse_args()
+    args = bench_parser(__doc__.splitlines()[0], "smaller run (well under 30 s)").parse_args()
     sizes = [1, 10, 100] if args.quick else [1, 10, 100, 500]
     t0 = time.perf_counter()
     rollup = measure_updates(DA_ROLLUP, sizes)
@@ -225,8 +221,7 @@ def main() -> None:
     print(f"{'escape wall time (py-evm)':<36}{res['escape_wall_s']:>14}  s")
     print(f"{'view calls in-process':<36}{res['calls_per_s']:>14,}  calls/s")
     print(f"{'transactions in-process':<36}{res['transactions_per_s']:>14,}  tx/s")
-    if args.json:
-        print(json.dumps(res))
+    print_json(args, res)
 
 
 if __name__ == "__main__":

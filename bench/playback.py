@@ -19,11 +19,11 @@ workers (Ray adds start-up time; it is measured by the test suite's sweep, not h
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from _report import bench_parser, print_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -64,10 +64,7 @@ def sweep_throughput(points: int) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = bench_parser(__doc__.splitlines()[0]).parse_args()
     fine = ROOT / "src/perpetua/config/playback-markets.toml"
     candles = SHARED / "btc-perp-2022-01-1m.csv" if SHARED.is_dir() else SHIPPED
     n_bars = 3_000 if args.quick else 45_031  # full: the whole recorded month
@@ -99,8 +96,7 @@ def main() -> None:
         print(f"{kind:<10}{n:>10}{s:>10.2f}{n / s:>12.0f}{cmds / s:>13.0f}")
     for k, v in sweep.items():
         print(f"{k:<34}{v:>10}")
-    if args.json:
-        print(json.dumps(out))
+    print_json(args, out)
 
 
 if __name__ == "__main__":

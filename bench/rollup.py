@@ -11,8 +11,6 @@ verified at order admission (the exchange's verifier pool fills the memo, as in 
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import sys
 import time
@@ -20,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _report import bench_parser, print_json, print_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -45,10 +44,7 @@ N_KEYS = 64
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = bench_parser().parse_args()
     n_positions = 10_000 if args.quick else 1_000_000
     n_trades = 2_000 if args.quick else 5_000
     rng = random.Random(7)
@@ -148,11 +144,8 @@ def main() -> None:
         "initial_build_s": round(build_s, 2),
         "rebuild_s": round(rebuild_s, 2),
     }
-    width = max(map(len, figures))
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value}")
-    if args.json:
-        print(json.dumps(figures))
+    print_rows(figures.items())
+    print_json(args, figures)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Figures (all per second, wall clock, fixed counts, inputs prepared before timing
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -24,6 +23,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from _report import run_bench
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "src"))
@@ -160,17 +161,9 @@ def run(quick: bool) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts, under 30 s, no dYdX client")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
-    args = parser.parse_args()
-    figures = run(args.quick)
-    print("signature benchmark: STARK ECDSA (fast-stark-crypto 0.5.0 via perpetua.crypto), v3 order admission")
-    print(f"{'figure':<30}{'value':>14}")
-    for name, value in figures.items():
-        print(f"{name:<30}{value:>14}")
-    if args.json:
-        print(json.dumps(figures))
+    run_bench((__doc__ or "").splitlines()[0],
+              "signature benchmark: STARK ECDSA (fast-stark-crypto 0.5.0 via perpetua.crypto), v3 order admission",
+              run, quick_help="smaller counts, under 30 s, no dYdX client", widths=(30, 14))
 
 
 if __name__ == "__main__":

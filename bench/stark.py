@@ -16,7 +16,6 @@ mirror is missing, the comparison is skipped and reported as such. Winterfell's 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _report import bench_parser, print_json, print_rows
 
 from perpetua.stark import ntt
 from perpetua.stark import poseidon2 as p2
@@ -150,9 +150,7 @@ def bench_anatomy(t: int, timeout_s: int) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--quick", action="store_true")
+    ap = bench_parser(__doc__, "smaller sizes, under 30 s", formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-anatomy", action="store_true", help="skip the pure-Python comparison")
     args = ap.parse_args(argv)
 
@@ -204,11 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"Fibonacci {anatomy_t} rows: ours / stark-anatomy prove (s)",
                      f"{ours_small:.3f} / {anatomy_s:.2f}  -> {anatomy_s / ours_small:.0f}x"))
     rows.append(("Winterfell (published, cited)", WINTERFELL_CITATION))
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    if args.json:
-        print(json.dumps(figures))
+    print_rows(rows)
+    print_json(args, figures)
 
 
 if __name__ == "__main__":
