@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perpetua.circuits.arithmetic import prove_arithmetic
+from perpetua.circuits.arithmetic import ARITHMETIC_OPTIONS, prove_arithmetic
 from perpetua.circuits.batch import CHUNK_OPTIONS, prove_rollup_batch, verify_batch_proof
 from perpetua.circuits.intarith import trace_length_for
 from perpetua.rollup.batch import Batch, Batcher
 from perpetua.rollup.state import RollupState
-from perpetua.stark.params import ProofOptions, security_bits
+from perpetua.stark.params import security_bits
 from tests.rollup.helpers import BTC, CONFIG, context, funded_state, trade
 
 USD = 10**6
@@ -86,7 +86,7 @@ def main() -> None:
     accounts = 8 if args.quick else args.accounts
     sizes = [64] if args.quick else [16, 64] + ([256] if args.full else [])
     workers = [2] if args.quick else [1, 2]
-    options = ProofOptions()
+    options = ARITHMETIC_OPTIONS
     figures: dict[str, object] = {}
     rows = []
     for n in sizes:
@@ -109,7 +109,7 @@ def main() -> None:
         rows.append((n, m))
     max_rows = max(int(m["max_rows"]) for _, m in rows)
     arith_rows = max(trace_length_for(int(m["arith_rows"])) for _, m in rows)
-    level = min(security_bits(CHUNK_OPTIONS, max_rows, 3), security_bits(options, arith_rows, 6),
+    level = min(security_bits(CHUNK_OPTIONS, max_rows, 3), security_bits(options, arith_rows, 5),
                 key=lambda lv: lv.conjectured_bits)
     bits = level.conjectured_bits
     figures = {"security_bits": round(bits, 1), "proven_bits": round(level.proven_bits, 1), "accounts": accounts,

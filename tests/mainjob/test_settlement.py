@@ -50,6 +50,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         yield c
 
 
+@pytest.mark.slow
 def test_batches_accepted_on_l1_with_the_rollup_roots(client: TestClient) -> None:
     view = wait_for(client, lambda v: v["l1"] and v["l1"]["sequence_number"] >= 3)
     l1 = view["l1"]
@@ -76,6 +77,7 @@ def test_batches_accepted_on_l1_with_the_rollup_roots(client: TestClient) -> Non
     assert settlement.follower.batcher.state.position(DEMO_ACCOUNT).collateral == 10_000 * 10**6
 
 
+@pytest.mark.slow
 def test_withdrawals_become_claimable_then_claimed_and_deposits_are_credited(client: TestClient) -> None:
     view = wait_for(client, lambda v: v["l1"] and any(w["claimed_at"] for w in v["l1"]["withdrawals"]))
     w = next(w for w in view["l1"]["withdrawals"] if w["claimed_at"])

@@ -31,7 +31,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from perpetua.circuits.arithmetic import prove_arithmetic, verify_arithmetic
+from perpetua.circuits.arithmetic import ARITHMETIC_OPTIONS, prove_arithmetic, verify_arithmetic
 from perpetua.circuits.authorisation import Unauthorised, check_authorisation, check_well_formed
 from perpetua.circuits.merkle_wide import WideUpdateAir, wide_update_trace
 from perpetua.circuits.state_update import (
@@ -63,8 +63,8 @@ from perpetua.stark.verifier import verify
 
 CHUNK_OPTIONS = ProofOptions(blowup=2, num_queries=90, folding_factor=2)
 """Merkle chunks (degree 3) need only blowup 2: 90 queries keep 106 conjectured bits (about 60
-proven, as at blowup 8) for a third of the prover's time (`bench/merkle_wide.py` figures in
-docs/circuits.md). The arithmetic part (degree 6) keeps the default blowup 8."""
+proven, as at blowup 8) for a third of the prover's time (figures in docs/circuits.md). The
+arithmetic part (degree 5) uses `ARITHMETIC_OPTIONS` (blowup 4)."""
 MAGIC = b"PBATCH"
 VERSION = 2
 DEFAULT_CHUNK = 16
@@ -329,7 +329,7 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
         return prove_batch(positions_tree(old_state), batch, chunk_size=chunk_size, workers=workers,
                            executor=executor, options=options)
     chunk_options = options or CHUNK_OPTIONS
-    options = options or ProofOptions()
+    options = options or ARITHMETIC_OPTIONS
     statement = build_statement(old_state, batch, config)
     checked = records(statement, batch, config)
     first = checked.first

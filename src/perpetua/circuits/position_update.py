@@ -153,16 +153,17 @@ def build_circuit(assets: tuple[int, ...], risk_factors: tuple[int, ...]) -> Pos
     fb, fa = s.public("fulfilled_before", W64), s.public("fulfilled_after", W64)
 
     # funding
+    # per asset, always: (I_k - G_k) B0_k = q_k 2^32 + r_k (a floor division, degree 4 with signs);
+    # eager: F = C0 + sum q_k (a floor per asset); lazy: one floor over the sum, which is
+    # C0 2^32 + sum (q_k 2^32 + r_k) = F 2^32 + r. Both modes' identities are then linear.
     F = s.private("F", W64, signed=True)
     r = s.private("r", 4)
-    s.identity("funding (lazy)", [(ONE, (C0,)), *[(-1, (G[k], B0[k])) for k in range(n)],
-                                  *[(1, (I0[k], B0[k])) for k in range(n)], (-ONE, (F,)), (-1, (r,))],
-               gate=((eager, False),))
     q = [s.private(f"q_{k}", W64 + 1, signed=True) for k in range(n)]
     rk = [s.private(f"r_{k}", 4) for k in range(n)]
     for k in range(n):
-        s.identity(f"funding (eager) {k}", [(1, (I0[k], B0[k])), (-1, (G[k], B0[k])), (-ONE, (q[k],)), (-1, (rk[k],))],
-                   gate=((eager, True),))
+        s.identity(f"funding {k}", [(1, (I0[k], B0[k])), (-1, (G[k], B0[k])), (-ONE, (q[k],)), (-1, (rk[k],))])
+    s.identity("funding (lazy)", [(ONE, (C0,)), *[(ONE, (q[k],)) for k in range(n)], *[(1, (rk[k],)) for k in range(n)],
+                                  (-ONE, (F,)), (-1, (r,))], gate=((eager, False),))
     s.identity("funding (eager) total", [(1, (C0,)), *[(1, (q[k],)) for k in range(n)], (-1, (F,))],
                gate=((eager, True),))
     # the update
@@ -406,12 +407,12 @@ def row_values(circuit: PositionUpdateCircuit, rec: UpdateRecord) -> tuple[dict[
     rf = list(circuit.risk_factors)
     for k in range(n):
         v[f"Q_{k}"] = p[k] * rf[k]
+    total = rec.before.collateral
+    for k in range(n):
+        qk, rem = divmod((i0[k] - g[k]) * b0[k], ONE)
+        v[f"q_{k}"], v[f"r_{k}"] = qk, rem
+        total += qk
     if rec.eager:
-        total = rec.before.collateral
-        for k in range(n):
-            qk, rem = divmod((i0[k] - g[k]) * b0[k], ONE)
-            v[f"q_{k}"], v[f"r_{k}"] = qk, rem
-            total += qk
         v["F"] = total
     else:
         num = rec.before.collateral * ONE - sum((g[k] - i0[k]) * b0[k] for k in range(n))
