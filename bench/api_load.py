@@ -34,8 +34,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _client import Trader as Client
 from _report import bench_parser, print_json
+
+from perpetua.api.client import Trader as Client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

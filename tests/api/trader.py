@@ -1,6 +1,6 @@
-"""The v3 trader the API tests drive: the load benchmark's client (``bench/_client.py``), one copy for
+"""The v3 trader the API tests drive: Perpetua's minimal v3 client (``perpetua.api.client``), one copy for
 both."""
 
-from bench._client import Trader, now_iso
+from perpetua.api.client import Trader, now_iso
 
 __all__ = ["Trader", "now_iso"]

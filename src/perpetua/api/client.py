@@ -1,4 +1,4 @@
-"""A minimal v3 trader for the load benchmark and the API tests (``tests/api/trader.py``): onboarding
+"""A minimal v3 trading client (the load benchmark's and the API tests' trader): onboarding
 signature (secp256k1 via coincurve), STARK order signatures and request HMACs, written with Perpetua's
 own crypto (the official client is exercised separately, in the slow tier). It builds requests; the
 caller sends them."""
