@@ -96,29 +96,55 @@ def payload_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
     return [(pid, tuple(digest_to_ints(d))) for (pid, _), d in zip(positions, digests, strict=True)]
 
 
-def witnesses_for_batch(tree: MerkleTree, batch: Batch, extra: Sequence[int] = ()) -> list[UpdateWitness]:
-    """Each changed position of the batch applied in turn to `tree` (mutated: it ends at the
-    batch's new positions root; pass `copy_tree(...)` to keep the original), then a no-op update
-    (membership) for each of `extra`: positions the arithmetic touches that end unchanged."""
-    return _replay(tree, payload_updates(batch.payload), extra, batch.old_roots[0], batch.new_roots[0], "positions")
+def witnesses_for_batch(tree: MerkleTree, batch: Batch, extra: Sequence[int] = (),
+                        chunk_size: int = DEFAULT_CHUNK) -> tuple[list[UpdateWitness], dict[int, tuple[int, ...]]]:
+    """The batch's changed positions and a no-op (membership) update for each of `extra`
+    (positions the arithmetic touches that end unchanged), in index order, applied to `tree`
+    (mutated: it ends at the batch's new positions root; pass `copy_tree(...)` to keep the
+    original). Returns the witnesses and the root before every chunk of `chunk_size` (and after
+    the last)."""
+    return _replay(tree, payload_updates(batch.payload), extra, batch.old_roots[0], batch.new_roots[0], "positions",
+                   chunk_size)
+
+
+def listed_updates(listed: list[tuple[int, tuple[int, ...]]], extra: Sequence[tuple[int, tuple[int, ...]]]
+                   ) -> list[tuple[int, tuple[int, ...]]]:
+    """The order a tree's updates are proven in: by leaf index (each index once)."""
+    out = sorted([*listed, *extra])
+    if any(a[0] == b[0] for a, b in itertools.pairwise(out)):
+        raise ValueError("a leaf is listed twice")
+    return out
 
 
 def _replay(tree: MerkleTree, listed: list[tuple[int, tuple[int, ...]]], extra: Sequence[int], old_root: bytes,
-            new_root: bytes, what: str) -> list[UpdateWitness]:
-    """Write `listed` (index, new leaf digest) in turn into `tree`, then a membership update for each
-    of `extra`, recording each update's old leaf and siblings; the tree must go old -> new root."""
+            new_root: bytes, what: str, chunk_size: int) -> tuple[list[UpdateWitness], dict[int, tuple[int, ...]]]:
+    """Write `listed` (index, new leaf digest) and a membership update for each of `extra` into
+    `tree`, in index order, recording each update's old leaf and siblings as the sequential chain
+    sees them; the tree must go old -> new root. One batched tree update per chunk: in index
+    order, an update's left siblings hold only earlier leaves (their value after the chunk) and
+    its right siblings only later ones (their value before it)."""
+    if chunk_size < 1 or chunk_size & (chunk_size - 1):
+        raise ValueError("chunk_size must be a power of two")
     if tree.root != old_root:
         raise ValueError(f"the tree is not at the batch's old {what} root")
+    items = listed_updates(listed, [(i, tuple(digest_to_ints(tree.leaf(i)))) for i in extra])
     out: list[UpdateWitness] = []
-    listed = listed + [(i, tuple(digest_to_ints(tree.leaf(i)))) for i in extra]
-    for index, new in listed:
-        old = tuple(digest_to_ints(tree.leaf(index)))
-        siblings = tuple(tuple(digest_to_ints(s)) for s in tree.proof(index))
-        out.append(UpdateWitness(LeafUpdate(index, old, new), siblings))
-        tree.update({index: ints_to_digest(new)})
+    roots = {0: tuple(digest_to_ints(tree.root))}
+    height = len(tree.levels) - 1
+    for start in range(0, len(items), chunk_size):
+        part = items[start:start + chunk_size]
+        before = [(tuple(digest_to_ints(tree.leaf(i))), tree.proof(i)) for i, _ in part]
+        tree.update({i: ints_to_digest(new) for i, new in part})
+        for (index, new), (old, right) in zip(part, before, strict=True):
+            siblings = tuple(
+                tuple(digest_to_ints(tree.levels[h].get((index >> h) ^ 1, tree.empty[h]) if (index >> h) & 1
+                                     else right[h]))
+                for h in range(height))
+            out.append(UpdateWitness(LeafUpdate(index, old, new), siblings))
+        roots[start + len(part)] = tuple(digest_to_ints(tree.root))
     if tree.root != new_root:
         raise ValueError(f"replaying the payload does not reach the batch's new {what} root")
-    return out
+    return out, roots
 
 
 def orders_tree(state: RollupState) -> MerkleTree:
@@ -137,12 +163,13 @@ def payload_order_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
     return [(oid, tuple(digest_to_ints(d))) for (oid, _), d in zip(orders, digests, strict=True)]
 
 
-def order_witnesses(tree: MerkleTree, batch: Batch, extra: Sequence[int] = ()) -> list[UpdateWitness]:
-    """The payload's order updates applied in turn to `tree` (mutated), from the batch's old
-    orders root to its new one, then a no-op (membership) update for each of `extra`: orders the
-    arithmetic reads but the batch does not change (a forced trade refused for a used consent)."""
+def order_witnesses(tree: MerkleTree, batch: Batch, extra: Sequence[int] = (), chunk_size: int = DEFAULT_CHUNK
+                    ) -> tuple[list[UpdateWitness], dict[int, tuple[int, ...]]]:
+    """The payload's order updates and a membership update for each of `extra` (orders the
+    arithmetic reads but the batch does not change: a forced trade refused for a used consent),
+    in index order, applied to `tree` (mutated), old -> new orders root; with the chunk roots."""
     return _replay(tree, payload_order_updates(batch.payload), extra, batch.old_roots[1], batch.new_roots[1],
-                   "orders")
+                   "orders", chunk_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +293,14 @@ def _prove_chunk(height: int, old_root: tuple[int, ...], witnesses: list[UpdateW
 
 
 def split_chunks(height: int, old_root: Sequence[int], witnesses: Sequence[UpdateWitness],
-                 chunk_size: int) -> list[tuple[tuple[int, ...], list[UpdateWitness]]]:
-    """(chunk old root, padded witnesses) per chunk; roots chained in Python."""
+                 chunk_size: int, roots: dict[int, tuple[int, ...]] | None = None
+                 ) -> list[tuple[tuple[int, ...], list[UpdateWitness]]]:
+    """(chunk old root, padded witnesses) per chunk; `roots` (the root before each chunk and after
+    the last, from the replay) or chained here in Python."""
     if chunk_size < 1 or chunk_size & (chunk_size - 1):
         raise ValueError("chunk_size must be a power of two")
-    roots = chain_roots(old_root, witnesses)
+    if roots is None:
+        roots = {i: tuple(r) for i, r in enumerate(chain_roots(old_root, witnesses))}
     out = []
     for start in range(0, len(witnesses), chunk_size):
         part = list(witnesses[start:start + chunk_size])
@@ -312,7 +342,7 @@ def prove_batch(tree: MerkleTree, batch: Batch, *, chunk_size: int = DEFAULT_CHU
                 extra: Sequence[int] = ()) -> BatchProof:
     """Prove a rollup batch's positions-root transition; `tree` is the positions tree at the
     batch's old root (left untouched)."""
-    witnesses = witnesses_for_batch(copy_tree(tree), batch, extra)
+    witnesses, _ = witnesses_for_batch(copy_tree(tree), batch, extra, chunk_size)
     return prove_updates(TREE_HEIGHT, digest_to_ints(batch.old_roots[0]), witnesses,
                          payload_hash=batch.payload_hash, commitment=batch.commitment, chunk_size=chunk_size,
                          workers=workers, executor=executor, options=options)
@@ -337,10 +367,10 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     extra = sorted(set(first) - changed)
     extra_orders = sorted(set(checked.orders_first) - {oid for oid, _ in payload_order_updates(batch.payload)})
     h = TREE_HEIGHT
-    pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]),
-                             witnesses_for_batch(positions_tree(old_state), batch, extra), chunk_size)
-    order_w = order_witnesses(orders_tree(old_state), batch, extra_orders)
-    ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size) if order_w else []
+    pos_w, pos_roots = witnesses_for_batch(positions_tree(old_state), batch, extra, chunk_size)
+    pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]), pos_w, chunk_size, pos_roots)
+    order_w, ord_roots = order_witnesses(orders_tree(old_state), batch, extra_orders, chunk_size)
+    ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size, ord_roots) if order_w else []
     jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
     for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
         jobs += [(_prove_chunk, (h, root, part, chunk_binding(batch.payload_hash, batch.commitment, n, len(parts),
@@ -426,10 +456,15 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
         raise BatchProofError("the batch's commitment is not the hash of its transactions, roots and payload")
     expected = payload_updates(batch.payload)
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
+    extra: list[tuple[int, tuple[int, ...]]] = []
     if config is not None:
-        expected += _check_arithmetic(batch, proof, config, listed, min_security_bits, registered_conditions)
+        extra = _check_arithmetic(batch, proof, config, listed, min_security_bits, registered_conditions)
     elif proof.statement or proof.arithmetic or proof.order_chunks:
         raise BatchProofError("an arithmetic part is present but no config was given to check it")
+    try:
+        expected = listed_updates(expected, extra)
+    except ValueError as e:
+        raise BatchProofError(str(e)) from e
     if proof.num_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
         raise BatchProofError("updates differ from the payload's changed positions")
     check_chunks(proof, min_security_bits)
@@ -479,9 +514,12 @@ def _check_orders(batch: Batch, proof: BatchProof, statement: Statement, checked
     payload's; an order the statement does not fill may change only through an opaque transaction."""
     expected = payload_order_updates(batch.payload)
     unchanged = sorted(set(checked.orders_first) - {oid for oid, _ in expected})
-    if unchanged:  # read but not changed: a membership (no-op) update each, after the payload's
+    if unchanged:  # read but not changed: a membership (no-op) update each
         digests = hash_orders([checked.orders_first[oid] for oid in unchanged])
-        expected += [(oid, tuple(digest_to_ints(d))) for oid, d in zip(unchanged, digests, strict=True)]
+        expected = listed_updates(expected, [(oid, tuple(digest_to_ints(d)))
+                                             for oid, d in zip(unchanged, digests, strict=True)])
+    else:
+        expected = listed_updates(expected, [])
     listed = [u for c in proof.order_chunks for u in c.updates][:proof.num_order_updates]
     if proof.num_order_updates != len(expected) or [(u.index, u.new) for u in listed] != expected:
         raise BatchProofError("order updates differ from the payload's fulfilment records")
