@@ -1,23 +1,31 @@
-"""A rollup batch's positions-root transition, proven in chunks and checked against the batch.
+"""A rollup batch's validity proof: its three parts, proven in parallel, and the final check.
 
-`witnesses_for_batch` replays the batch's changed position leaves (the DA payload's order) on a
-copy of the positions tree at the old root and records each update's old leaf digest, new leaf
-digest and 64 siblings. `prove_batch` splits the updates into chunks of `chunk_size` (a power of
-two; the last chunk is padded with no-ops), proves each chunk's `WideUpdateAir` (one row per tree
-level; the same statement as `StateUpdateAir`) independently
-(a process pool when `workers > 1`, or any `concurrent.futures.Executor`, e.g. a Ray-backed one),
-and returns a `BatchProof`. `verify_batch_proof` is the final check that ties the chunks to the
-batch:
+`prove_rollup_batch(old_state, batch, config=...)` (the operators' entry point) builds:
 
-- the statement's roots, payload hash and commitment are the batch's (the payload hash is
-  recomputed from the payload bytes);
-- the updates are exactly the payload's changed positions, in its order, and each new leaf digest
-  is the payload position's leaf hash, recomputed natively here (the proof does not hash leaf
-  limbs yet: it binds the digests, and this check binds the digests to the payload);
+- the **arithmetic** part (`circuits.arithmetic`): the statement (every position update's
+  claimed states) and one `IntAir` STARK proving every covered transaction's rules;
+- the **positions root** part: the payload's changed positions and a membership update for each
+  position the arithmetic touches but leaves unchanged, in index order (`_replay` records each
+  update's old leaf and 64 siblings with one batched tree update per chunk), split into chunks of
+  `chunk_size` (padded with no-ops), each a `WideUpdateAir` STARK (one row per tree level; the
+  same statement as `StateUpdateAir`);
+- the **orders root** part: the same over the orders tree and the payload's fulfilment records.
+
+All jobs go to one pool (`workers`), or any `concurrent.futures.Executor`-like object
+(`perpetua.parallel.RayExecutor` for Ray). Without `config`, only the positions root is proven
+(`prove_batch`). `verify_batch_proof` is the final check that ties the parts to the batch:
+
+- the statement's roots, payload hash and commitment are the batch's (the payload hash and the
+  commitment are recomputed from the payload and the transaction list);
+- the updates are exactly the payload's changed leaves (plus the arithmetic's membership ones),
+  in index order, each new leaf digest recomputed natively from the payload; each position's and
+  order's claimed first state is the tree's old leaf and its last the payload's;
 - chunks chain: first old root = batch old root, each new root = next old root, last new root =
   batch new root; padding updates are no-ops (old leaf = new leaf);
-- every chunk's STARK verifies at >= `min_security_bits`, with the payload hash, the commitment,
-  its chunk number and the chunk count absorbed as public inputs.
+- every STARK verifies at >= `min_security_bits`, with the payload hash, the commitment (and for
+  a chunk its number, the chunk count and the tree) absorbed as public inputs;
+- with `config`: the arithmetic part verifies (`circuits.arithmetic`), and the transaction list
+  is well formed and authorised (`circuits.authorisation`: signatures, natively).
 """
 
 from __future__ import annotations
