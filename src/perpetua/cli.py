@@ -30,7 +30,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return up(UpOptions(
         data_dir=args.data_dir, host=args.host, port=args.port, speed=args.speed, seed=args.seed,
         candles_path=args.candles, candles_limit=args.candles_limit, markets_path=args.config,
-        l1=not args.no_l1, tamper_proof_every=args.tamper_proof_every,
+        l1=not args.no_l1, tamper_proof_every=args.tamper_proof_every, prover_ray=args.prover_ray,
         **({"batch_txs": args.batch_txs} if args.batch_txs is not None else {}),
     ))
 
@@ -165,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-l1", action="store_true",
                     help="do not run the L1 contracts in-process (no rollup batches, no settlement view)")
     up.add_argument("--batch-txs", type=_positive_int, default=None, metavar="N",
-                    help="cut a rollup batch at this many transactions (default 64; each batch is STARK-proven)")
+                    help="cut a rollup batch at this many transactions (default 120; each batch is STARK-proven)")
+    up.add_argument("--prover-ray", default=None, metavar="ADDRESS",
+                    help="prove each batch's parts as tasks on this Ray cluster (e.g. the address `ray start "
+                         "--head` prints; needs the `sweep` extra) instead of two local worker processes")
     up.add_argument("--tamper-proof-every", type=_positive_int, default=None, metavar="N",
                     help="fault injection: corrupt every Nth batch's proof; the fact service refuses it and the "
                          "settlement view lists the refusal, then the honest proof is accepted (default off)")

@@ -224,3 +224,26 @@ def test_a_real_refusal_is_retried_with_a_fresh_proof_then_stops_the_loop_not_th
         fills = c.get("/mainjob/state").json()["replay"]["fills"]
         time.sleep(2)
         assert c.get("/mainjob/state").json()["replay"]["fills"] >= fills
+
+
+@pytest.mark.slow
+def test_the_prover_process_can_prove_on_a_ray_cluster() -> None:
+    """`perpetua up --prover-ray ADDRESS`: the prover process connects to the cluster once and runs
+    each batch's parts as Ray tasks; the proof verifies like a local one."""
+    ray = pytest.importorskip("ray")
+    from perpetua.circuits.batch import verify_batch_proof
+    from perpetua.mainjob.prover import BatchProver
+    from tests.circuits.test_arithmetic import CONFIG as ROLLUP_CONFIG
+    from tests.circuits.test_arithmetic import _batch
+
+    old, batch = _batch()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    prover = BatchProver(ray_address=ray.get_runtime_context().gcs_address)
+    try:
+        for _ in range(2):  # connected once, used for every batch
+            proven = prover.submit(old, batch, ROLLUP_CONFIG).result(timeout=300)
+            verify_batch_proof(batch, proven.proof, config=ROLLUP_CONFIG)
+            assert proven.security_bits is not None and proven.security_bits >= 100
+    finally:
+        prover.close()
+        ray.shutdown()

@@ -52,6 +52,7 @@ class UpOptions:
     batch_interval_s: float | None = None
     """Wall seconds between batches at most; None: ten simulated minutes at ``speed``."""
     tamper_proof_every: int | None = None
+    prover_ray: str | None = None
     """Fault injection: corrupt every Nth batch's proof (refused, then accepted with the honest one)."""
 
 
@@ -90,7 +91,7 @@ def build_app(opts: UpOptions, config: ExchangeConfig | None = None, candles: li
             if opts.l1:
                 settlement = Settlement(a.state.exchange, SettlementOptions(
                     speed=opts.speed, batch_txs=opts.batch_txs, batch_interval_s=opts.batch_interval_s,
-                    tamper_proof_every=opts.tamper_proof_every))
+                    tamper_proof_every=opts.tamper_proof_every, prover_ray=opts.prover_ray))
                 settlement.attach()
             a.state.settlement = settlement
             live = LiveMarket(a.state.exchange, candles, settings, opts.speed, identity.create_meta(), settlement)

@@ -16,6 +16,7 @@ import multiprocessing
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from perpetua.rollup.batch import Batch
 from perpetua.rollup.config import GeneralConfig
@@ -53,15 +54,34 @@ def security_of(proof: bytes) -> float | None:
         return None
 
 
+_RAY: Any = None
+"""The prover process's Ray executor, connected once (`ray_address`) and kept for every batch."""
+
+
+def _ray(address: str) -> Any:
+    global _RAY
+    if _RAY is None:
+        import ray
+
+        from perpetua.parallel import RayExecutor
+
+        if not ray.is_initialized():
+            ray.init(address=address, log_to_driver=False)
+        _RAY = RayExecutor()
+    return _RAY
+
+
 def prove_to_bytes(old_state: RollupState, batch: Batch, config: GeneralConfig | None = None,
-                   workers: int = 2) -> ProvenBatch:
+                   workers: int = 2, ray_address: str | None = None) -> ProvenBatch:
     """The prover process's job: prove `batch` from `old_state` (its state at the old roots); with
     the rollup's `config`, the whole proof (arithmetic, positions and orders roots). Its parts run
-    on `workers` processes forked from the prover process (single-threaded, so forking is safe)."""
+    on `workers` processes forked from the prover process (single-threaded, so forking is safe), or
+    as Ray tasks on the cluster at `ray_address` (`ray start --head` prints it)."""
     from perpetua.circuits.batch import prove_rollup_batch
 
     started = time.perf_counter()
-    proof = prove_rollup_batch(old_state, batch, config=config, workers=workers).to_bytes()
+    executor = _ray(ray_address) if ray_address else None
+    proof = prove_rollup_batch(old_state, batch, config=config, workers=workers, executor=executor).to_bytes()
     elapsed = time.perf_counter() - started
     return ProvenBatch(proof, elapsed, security_of(proof))
 
@@ -79,8 +99,10 @@ def tamper(proof: bytes) -> bytes:
 class BatchProver:
     """One prover process (started on first use); `submit` returns the job's future."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, ray_address: str | None = None) -> None:
         self.workers = workers
+        self.ray_address = ray_address
+        """Prove each batch's parts on this Ray cluster instead of local worker processes."""
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, old_state: RollupState, batch: Batch, config: GeneralConfig | None = None
@@ -88,7 +110,7 @@ class BatchProver:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("forkserver"))
-        return self._pool.submit(prove_to_bytes, old_state, batch, config)
+        return self._pool.submit(prove_to_bytes, old_state, batch, config, 2, self.ray_address)
 
     def close(self) -> None:
         """Cancel queued jobs and end the worker processes this prover started (a proof in flight

@@ -120,6 +120,8 @@ class SettlementOptions:
     """Wall seconds; None: BATCH_INTERVAL_S / speed (at least 1 s)."""
     demo_flows: bool = True
     tamper_proof_every: int | None = None
+    prover_ray: str | None = None
+    """A Ray cluster's address: prove each batch's parts there (default: two local worker processes)."""
     """Fault injection: corrupt the proof of every Nth batch (the fact service refuses it, the view
     lists the refusal, the honest proof is then accepted). None: off."""
 
@@ -302,7 +304,7 @@ class Settlement:
         self.credited_genesis = False
         self.outstanding: dict[tuple[int, int], int] = {}
         """(stark key, position id) -> quantums credited on L2 that no accepted batch included yet."""
-        self.prover = BatchProver()
+        self.prover = BatchProver(ray_address=opts.prover_ray)
 
     # -- the exchange side (event loop thread) ------------------------------------------------------
 
