@@ -354,3 +354,212 @@ def apply_plan(
                 opposite.drop_level(level.price)
         else:
             level.drop_dead_front()
+
+
+def match_now(
+    state: ExchangeState, taker: Order, market: Market, opposite: BookSide, events: list[Event]
+) -> CancelReason | None:
+    """``plan_match`` then ``apply_plan`` in one pass, for a taker that is neither fill-or-kill nor a
+    liquidation and whose account is not the fee account (the sequencer's common case). Returns the
+    plan's ``stop_reason``.
+
+    Each step is decided exactly as ``plan_match`` decides it and carried out at once, exactly as
+    ``apply_plan`` carries it out, in the same order (so the events and the state are the same). The
+    decisions read the real accounts, which after the steps so far equal the planning overlay:
+    settling funding leaves TV unchanged (``account_totals`` floors the unsettled funding once, as
+    ``settle_funding`` does), a position opened here starts at the current funding index, and the only
+    other change is the fees the fee account receives, taken off when it is the maker. The fast
+    inline trade rule and ``_fill_allowed`` give the same decision, so either may judge any fill.
+    The caller checks that the market has an oracle price.
+    """
+    accounts = state.accounts
+    orders = state.orders
+    indices = state.funding_indices
+    taker_id = taker.account_id
+    taker_oid = taker.order_id
+    taker_acct = accounts[taker_id]
+    fee_acct = state.fee_account
+    mid = market.market_id
+    res = market.resolution
+    fee_den = res * PPM
+    oracle: int = state.oracle_prices[mid]
+    index_now = indices[mid]
+    baseline = market.baseline_position_size
+    imf0 = market.initial_margin_ppm
+    taker_fee_ppm, maker_fee_ppm = market.taker_fee_ppm, market.maker_fee_ppm
+    side = taker.side
+    maker_slot = 1 if side > 0 else 0  # the maker rests on the other side: index into open_sizes
+    holders = state.holders[mid]
+    levels = opposite.levels
+    touched: list[Level] = []
+    settle(state, taker_acct, events)
+    taker_positions = taker_acct.positions
+    append = events.append
+    fill_id = state.next_fill_id
+    remaining = taker.remaining
+    taker_reduce_only = taker.reduce_only
+    fee_recv = 0  # fees the fee account received in this match (the planning overlay leaves them out)
+    stop_reason: CancelReason | None = None
+    reducible = 0
+    limit = taker.price
+    is_bid = opposite.is_bid
+    away = -1 if is_bid else 1  # (price - limit) * away > 0: past the taker's limit
+    prices = opposite.prices
+    # Walk the prices by index: a cancellation may drop the current level from ``prices``.
+    i = len(prices) - 1 if is_bid else 0
+    done = False
+    while 0 <= i < len(prices):
+        price = prices[i]
+        if (price - limit) * away > 0:
+            break
+        level = levels[price]
+        for maker in level.orders:
+            if maker.status is not _OPEN:
+                continue
+            maker_id = maker.account_id
+            if maker_id == taker_id:
+                cancel_resting(state, maker, CancelReason.SELF_TRADE, events)
+                continue
+            maker_remaining = maker.remaining
+            qty = remaining if remaining < maker_remaining else maker_remaining
+            if taker_reduce_only:
+                tpos = taker_positions.get(mid)
+                pos = tpos.size if tpos is not None else 0
+                reducible = -pos if side > 0 else pos
+                if reducible <= 0:  # the position is closed: nothing left to reduce
+                    stop_reason = CancelReason.REDUCE_ONLY
+                    done = True
+                    break
+                qty = min(qty, reducible)
+            maker_acct = accounts[maker_id]
+            maker_positions = maker_acct.positions
+            if maker.reduce_only:
+                mpos = maker_positions.get(mid)
+                pos = mpos.size if mpos is not None else 0
+                # (``reducible`` is shared with the taker's check below, exactly as in plan_match.)
+                reducible = pos if side > 0 else -pos
+                if reducible <= 0:
+                    cancel_resting(state, maker, CancelReason.REDUCE_ONLY, events)
+                    continue
+                qty = min(qty, reducible)
+            notional = qty * price
+            cost = notional // res
+            taker_fee = -((-notional * taker_fee_ppm) // fee_den)
+            maker_fee = -((-notional * maker_fee_ppm) // fee_den)
+            maker_coll = side * cost - maker_fee
+            taker_coll = -side * cost - taker_fee
+            delta = side * qty
+            # The maker's fill: fast path (one position, in this market, funding current), else in full.
+            adj = fee_recv if maker_acct is fee_acct else 0
+            n = len(maker_positions)
+            allowed = False
+            if n < 2:
+                if n == 0:
+                    s = -delta
+                    fast = True
+                else:
+                    mpos = maker_positions.get(mid)
+                    fast = mpos is not None and mpos.funding_index == index_now
+                    s = mpos.size - delta if mpos is not None else 0
+                if fast:
+                    a = s if s > 0 else -s
+                    imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
+                    allowed = (
+                        maker_acct.collateral - adj + maker_coll + s * oracle // res
+                        >= -((-a * oracle * imf) // fee_den)
+                    )
+            if not allowed and not _fill_allowed(state, maker_acct, market, [0, -adj], -delta, maker_coll):
+                cancel_resting(state, maker, CancelReason.UNDERMARGINED, events)
+                continue
+            # The taker's fill, likewise (its funding was settled above).
+            n = len(taker_positions)
+            allowed = False
+            if n < 2:
+                if n == 0:
+                    s = delta
+                    fast = True
+                else:
+                    tpos = taker_positions.get(mid)
+                    fast = tpos is not None and tpos.funding_index == index_now
+                    s = tpos.size + delta if tpos is not None else 0
+                if fast:
+                    a = s if s > 0 else -s
+                    imf = imf0 if a <= baseline else market.initial_margin_fraction_ppm(a)
+                    allowed = (
+                        taker_acct.collateral + taker_coll + s * oracle // res >= -((-a * oracle * imf) // fee_den)
+                    )
+            if not allowed and not _fill_allowed(state, taker_acct, market, [0, 0], delta, taker_coll):
+                stop_reason = CancelReason.UNDERMARGINED
+                done = True
+                break
+            # Carry the fill out, as apply_plan does.
+            for pmid, held in maker_positions.items():
+                if indices[pmid] != held.funding_index:
+                    settle(state, maker_acct, events)
+                    break
+            taker_acct.collateral += taker_coll
+            maker_acct.collateral += maker_coll
+            fee_acct.collateral += taker_fee + maker_fee
+            fee_recv += taker_fee + maker_fee
+            taker_pos = taker_positions.get(mid)
+            if taker_pos is None:
+                taker_positions[mid] = Position(delta, index_now)
+                holders[taker_id] = taker_acct
+            else:
+                taker_pos.size += delta
+                if taker_pos.size == 0:
+                    del taker_positions[mid]
+                    del holders[taker_id]
+            maker_pos = maker_positions.get(mid)
+            if maker_pos is None:
+                maker_positions[mid] = Position(-delta, index_now)
+                holders[maker_id] = maker_acct
+            else:
+                maker_pos.size -= delta
+                if maker_pos.size == 0:
+                    del maker_positions[mid]
+                    del holders[maker_id]
+            remaining -= qty
+            left = maker.remaining = maker_remaining - qty
+            level.size -= qty
+            maker_acct.open_sizes[mid][maker_slot] -= qty
+            if left == 0:
+                level.live -= 1
+                maker.status = _FILLED
+                oid = maker.order_id
+                del orders[oid]
+                del maker_acct.open_orders[oid]
+                del maker_acct.client_orders[maker.client_id]
+                touched.append(level)
+            append(
+                OrderFilled(
+                    fill_id, mid, price, qty, taker_oid, taker_id, side, taker_fee,
+                    maker.order_id, maker_id, maker_fee, remaining, left,
+                )
+            )
+            fill_id += 1
+            if maker.reduce_only and qty < maker_remaining and qty < remaining + qty:
+                # The maker's position is now closed: cancel its rest (see plan_match).
+                cancel_resting(state, maker, CancelReason.REDUCE_ONLY, events)
+            if remaining == 0:
+                done = True
+                break
+            if taker_reduce_only and qty == reducible:
+                stop_reason = CancelReason.REDUCE_ONLY  # closed the position; the rest would open one
+                done = True
+                break
+        if done:
+            break
+        if is_bid:
+            i -= 1
+        elif price in levels:
+            i += 1
+    taker.remaining = remaining
+    state.next_fill_id = fill_id
+    for level in touched:
+        if level.live == 0:
+            if levels.get(level.price) is level:
+                opposite.drop_level(level.price)
+        else:
+            level.drop_dead_front()
+    return stop_reason

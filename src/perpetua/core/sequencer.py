@@ -70,7 +70,7 @@ from perpetua.core.liquidation import (
     liquidate_market,
 )
 from perpetua.core.markets import ExchangeConfig, Market
-from perpetua.core.matching import apply_plan, cancel_resting, plan_match, retire_order, settle
+from perpetua.core.matching import apply_plan, cancel_resting, match_now, plan_match, retire_order, settle
 from perpetua.core.oracle import SignatureVerifier, check_tick
 from perpetua.core.orders import (
     CONDITIONAL_TYPES,
@@ -399,7 +399,19 @@ class Sequencer:
             best = opposite.best
             crosses = best is not None and best >= order.price
         tif = order.time_in_force
-        if crosses:
+        if (
+            crosses and tif is not _FOK and order.account_id != state.config.fee_position_id
+            and order.market_id in state.oracle_prices
+        ):
+            # The common case in one pass (matching.match_now): the same steps as plan then apply.
+            stop_reason = match_now(state, order, market, opposite, events)
+            if order.remaining == 0:
+                retire_order(state, order, OrderStatus.FILLED)
+                return
+            if stop_reason is not None:
+                self._finish(order, stop_reason, events)
+                return
+        elif crosses:
             plan = plan_match(state, order, market, opposite)
             if tif is _FOK and plan.filled < order.remaining:
                 self._finish(order, CancelReason.FOK_NOT_FILLABLE, events)
