@@ -191,12 +191,12 @@ def test_a_real_refusal_is_retried_with_a_fresh_proof_then_stops_the_loop_not_th
     from perpetua.mainjob import settlement as S
     from perpetua.mainjob.prover import tamper
 
-    real = S.Settlement._prove
+    real = S.Settlement._await_proof
     calls: dict[int, int] = {}
     mine = 48  # this app's batch size tells its settlement from another test's still running here
 
-    def prove(self: S.Settlement, old_state: Any, batch: Any) -> Any:
-        proven = real(self, old_state, batch)
+    def prove(self: S.Settlement, fut: Any, batch: Any) -> Any:
+        proven = real(self, fut, batch)
         if self.opts.batch_txs != mine:
             return proven
         n = calls[batch.sequence] = calls.get(batch.sequence, 0) + 1
@@ -204,7 +204,7 @@ def test_a_real_refusal_is_retried_with_a_fresh_proof_then_stops_the_loop_not_th
             return dataclasses.replace(proven, proof=tamper(proven.proof))
         return proven
 
-    monkeypatch.setattr(S.Settlement, "_prove", prove)
+    monkeypatch.setattr(S.Settlement, "_await_proof", prove)
     app = build_app(UpOptions(data_dir=str(fresh_data_dir(tmp_path)), speed=600, candles_limit=20, l1=True,
                               batch_interval_s=1.0, batch_txs=mine))
     with TestClient(app) as c:
@@ -237,7 +237,7 @@ def test_the_prover_process_can_prove_on_a_ray_cluster() -> None:
     from tests.circuits.test_arithmetic import _batch
 
     old, batch = _batch()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     prover = BatchProver(ray_address=ray.get_runtime_context().gcs_address)
     try:
         for _ in range(2):  # connected once, used for every batch

@@ -291,6 +291,8 @@ class Settlement:
         self.status = Status()
         self.queue: queue.Queue[tuple[Sequence[JournalRecord], Sequence[list[Event]]]] = queue.Queue()
         self.follower: Follower | None = None
+        self._ahead: tuple[RollupState, Batch, Future[ProvenBatch], int] | None = None
+        """The next batch, cut and being proven while the current one is verified and sent."""
         self.fact_service: Any = None
         """The StarkFactService certifying every batch (created with the first)."""
         self.genesis_deposits: list[tuple[int, int]] = []
@@ -446,9 +448,16 @@ class Settlement:
         follower = self.follower
         assert follower is not None
         self._drain()
-        if not follower.due(self.opts.batch_txs, self.opts.interval_s):
+        if self._ahead is None and not follower.due(self.opts.batch_txs, self.opts.interval_s):
             return
         self._commit()
+
+    def _cut(self) -> tuple[RollupState, Batch, Future[ProvenBatch], int]:
+        """Cut the pending batch and start proving it (old state, batch, proof future, cut number)."""
+        assert self.follower is not None
+        old_state, batch = self.follower.cut_with_old_state()
+        self.status.cut += 1
+        return old_state, batch, self._start_proving(old_state, batch), self.status.cut
 
     def _commit(self) -> None:
         from perpetua.chain.backend import ChainRevert
@@ -462,15 +471,22 @@ class Settlement:
             raise CannotFollow("the exchange is frozen on L1: no state update is accepted any more")
         chain = op.chain
         self._claim_withdrawals()
-        old_state, batch = follower.cut_with_old_state()
         st = self.status
-        st.cut += 1
+        if self._ahead is not None:  # cut and sent to the prover while the previous batch was verified
+            old_state, batch, fut, cut = self._ahead
+            self._ahead = None
+        else:
+            old_state, batch, fut, cut = self._cut()
         seq = batch.sequence + 1
-        proven = self._prove(old_state, batch)
+        proven = self._await_proof(fut, batch)
+        # Pipeline: the next batch, if due, is proven while this one is verified and sent.
+        self._drain()
+        if follower.due(self.opts.batch_txs, self.opts.interval_s):
+            self._ahead = self._cut()
         chain.advance_time(max(0, int(time.time()) - chain.now()))  # L1's clock follows the wall clock
         l1_batch = from_rollup(batch)
         every = self.opts.tamper_proof_every
-        tampered = every is not None and every > 0 and st.cut % every == 0
+        tampered = every is not None and every > 0 and cut % every == 0
         proof = tamper(proven.proof) if tampered else proven.proof
         refusals = 0
         try:
@@ -517,11 +533,17 @@ class Settlement:
 
     def _prove(self, old_state: RollupState, batch: Batch) -> ProvenBatch:
         """Prove in the prover process; wait without blocking stop()."""
+        return self._await_proof(self._start_proving(old_state, batch), batch)
+
+    def _start_proving(self, old_state: RollupState, batch: Batch) -> Future[ProvenBatch]:
+        assert self.follower is not None
+        return self.prover.submit(old_state, batch, self.follower.rconfig)
+
+    def _await_proof(self, fut: Future[ProvenBatch], batch: Batch) -> ProvenBatch:
+        """Wait for a proof without blocking stop()."""
         st = self.status
         st.proving = batch.sequence + 1
         self.publish()
-        assert self.follower is not None
-        fut = self.prover.submit(old_state, batch, self.follower.rconfig)
         try:
             while True:
                 if self._stop.is_set():
