@@ -332,7 +332,33 @@ class Sequencer:
             triggers.add(order)
             state.push_expiry(order)
         else:
-            self._execute(order, market, events)
+            # The common add, a GTT limit order that does not cross, rests at once: what _execute and
+            # _rest would do, inlined (a new price level goes through BookSide.add).
+            book = state.books[mid]
+            if side > 0:
+                best = book.asks.best
+                rests = best is None or best > price
+            else:
+                best = book.bids.best
+                rests = best is None or best < price
+            if rests and cmd.time_in_force is _GTT and otype not in MARKET_LIKE_TYPES:
+                book_side = book.bids if side > 0 else book.asks
+                level = book_side.levels.get(price)
+                if level is None:
+                    book_side.add(order)
+                else:
+                    level.orders.append(order)
+                    level.size += size
+                    level.live += 1
+                open_sizes = acct.open_sizes
+                sizes = open_sizes.get(mid)
+                if sizes is None:
+                    sizes = open_sizes[mid] = [0, 0]
+                sizes[0 if side > 0 else 1] += size
+                if cmd.expires_at_ns is not None:
+                    state.push_expiry(order)
+            else:
+                self._execute(order, market, events)
         if triggers.count:
             self._run_triggers(mid, events)
 
