@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import multiprocessing
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -66,7 +67,8 @@ def run_sweep(
         raise ValueError(f"engine must be 'ray', 'process' or 'auto', not {engine!r}")
     if workers <= 1:
         return [_run_point((s, p)) for p in points]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # forkserver, not fork: this process may have run Ray (its threads do not survive a fork)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         return list(pool.map(_run_point, [(s, p) for p in points]))
 
 
