@@ -75,7 +75,10 @@ def test_marketable_order_opens_a_position_with_liquidation_price_and_margin_rat
     assert preview_liq > 0
     page.click("#place-order")
     page.wait_for_function("document.getElementById('order-message').textContent.includes('filled')", timeout=30_000)
-    page.wait_for_selector("#positions td.liq-price", timeout=30_000)
+    # the row can render from the position's update before the account's liquidation price arrives
+    # (the cell shows "–" until then): wait for the price itself
+    page.wait_for_function("(document.querySelector('#positions td.liq-price')?.textContent || '').startsWith('$')",
+                           timeout=30_000)
     row = page.inner_text("#positions")
     assert "LONG" in row
     liq = number(page.inner_text("#positions td.liq-price"))
