@@ -56,14 +56,12 @@ from perpetua.rollup.batch import Batch, commitment, decode_diff
 from perpetua.rollup.config import GeneralConfig
 from perpetua.rollup.constants import TREE_HEIGHT
 from perpetua.rollup.hashing import (
-    EMPTY_ORDER_SUBTREES,
-    EMPTY_POSITION_SUBTREES,
     digest_to_ints,
     ints_to_digest,
 )
 from perpetua.rollup.position import Position
 from perpetua.rollup.state import RollupState
-from perpetua.rollup.tree import MerkleTree, hash_orders, hash_positions
+from perpetua.rollup.tree import MerkleTree, StateTree, hash_orders, hash_positions
 from perpetua.stark.errors import VerificationError
 from perpetua.stark.params import ProofOptions
 from perpetua.stark.prover import prove
@@ -82,13 +80,17 @@ class BatchProofError(Exception):
     """The batch proof does not prove this batch (the message says which check failed)."""
 
 
+def state_trees(state: RollupState, orders: bool = True) -> StateTree:
+    """A state's trees built from its leaves (`StateTree.apply_diff`: both trees in one batched
+    update); `orders=False` leaves the orders tree empty."""
+    trees = StateTree()
+    trees.apply_diff(dict(state.positions.items()), dict(state.orders.items()) if orders else {})
+    return trees
+
+
 def positions_tree(state: RollupState) -> MerkleTree:
     """The positions tree of a state, built from its leaves."""
-    tree = MerkleTree(EMPTY_POSITION_SUBTREES)
-    items = dict(state.positions.items())
-    if items:
-        tree.update(dict(zip(items, hash_positions(list(items.values())), strict=True)))
-    return tree
+    return state_trees(state, orders=False).positions
 
 
 def copy_tree(tree: MerkleTree) -> MerkleTree:
@@ -153,15 +155,6 @@ def _replay(tree: MerkleTree, listed: list[tuple[int, tuple[int, ...]]], extra: 
     if tree.root != new_root:
         raise ValueError(f"replaying the payload does not reach the batch's new {what} root")
     return out, roots
-
-
-def orders_tree(state: RollupState) -> MerkleTree:
-    """The orders tree of a state, built from its fulfilment records."""
-    tree = MerkleTree(EMPTY_ORDER_SUBTREES)
-    items = dict(state.orders.items())
-    if items:
-        tree.update(dict(zip(items, hash_orders(list(items.values())), strict=True)))
-    return tree
 
 
 def payload_order_updates(payload: bytes) -> list[tuple[int, tuple[int, ...]]]:
@@ -375,9 +368,10 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     extra = sorted(set(first) - changed)
     extra_orders = sorted(set(checked.orders_first) - {oid for oid, _ in payload_order_updates(batch.payload)})
     h = TREE_HEIGHT
-    pos_w, pos_roots = witnesses_for_batch(positions_tree(old_state), batch, extra, chunk_size)
+    trees = state_trees(old_state)
+    pos_w, pos_roots = witnesses_for_batch(trees.positions, batch, extra, chunk_size)
     pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]), pos_w, chunk_size, pos_roots)
-    order_w, ord_roots = order_witnesses(orders_tree(old_state), batch, extra_orders, chunk_size)
+    order_w, ord_roots = order_witnesses(trees.orders, batch, extra_orders, chunk_size)
     ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size, ord_roots) if order_w else []
     jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
     for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
