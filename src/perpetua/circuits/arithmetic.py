@@ -9,11 +9,18 @@ STARK. Both bind the batch's payload hash, its commitment and the statement's ha
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 
 from perpetua.circuits.intarith import IntAir, build_trace
-from perpetua.circuits.position_update import PositionUpdateCircuit, build_circuit, public_values, row_values
+from perpetua.circuits.position_update import (
+    PositionUpdateCircuit,
+    UpdateRecord,
+    build_circuit,
+    public_values,
+    row_values,
+)
 from perpetua.circuits.state_update import hash_to_field
 from perpetua.circuits.statement import Checked, Statement, assets_of, build_statement, records
 from perpetua.rollup.batch import Batch
@@ -47,12 +54,16 @@ def prove_arithmetic(old_state: RollupState, batch: Batch, config: GeneralConfig
                      options: ProofOptions | None = None) -> tuple[Statement, bytes]:
     """(statement, STARK proof bytes) for the batch applied to `old_state`."""
     statement = build_statement(old_state, batch, config)
-    rows = records(statement, batch, config).rows
+    return statement, prove_statement(statement, records(statement, batch, config).rows, batch, config, options)
+
+
+def prove_statement(statement: Statement, rows: Sequence[UpdateRecord], batch: Batch, config: GeneralConfig,
+                    options: ProofOptions | None = None) -> bytes:
+    """The STARK proof of a statement whose rows `records` already checked against the batch."""
     circuit = circuit_for(config)
     trace, public = build_trace(circuit.schema, [row_values(circuit, r) for r in rows])
-    raw = statement.to_bytes()
-    air = arithmetic_air(circuit, public, batch, raw)
-    return statement, prove(air, trace, options or ARITHMETIC_OPTIONS, check_trace=False)
+    air = arithmetic_air(circuit, public, batch, statement.to_bytes())
+    return prove(air, trace, options or ARITHMETIC_OPTIONS, check_trace=False)
 
 
 def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement, proof: bytes,

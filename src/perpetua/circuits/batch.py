@@ -39,7 +39,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from perpetua.circuits.arithmetic import ARITHMETIC_OPTIONS, prove_arithmetic, verify_arithmetic
+from perpetua.circuits.arithmetic import ARITHMETIC_OPTIONS, prove_statement, verify_arithmetic
 from perpetua.circuits.authorisation import Unauthorised, check_authorisation, check_well_formed
 from perpetua.circuits.merkle_wide import WideUpdateAir, wide_update_trace
 from perpetua.circuits.state_update import (
@@ -373,7 +373,8 @@ def prove_rollup_batch(old_state: RollupState, batch: Batch, *, config: GeneralC
     pos_parts = split_chunks(h, digest_to_ints(batch.old_roots[0]), pos_w, chunk_size, pos_roots)
     order_w, ord_roots = order_witnesses(trees.orders, batch, extra_orders, chunk_size)
     ord_parts = split_chunks(h, digest_to_ints(batch.old_roots[1]), order_w, chunk_size, ord_roots) if order_w else []
-    jobs: list[tuple[Any, tuple[Any, ...]]] = [(_prove_arithmetic_bytes, (old_state, batch, config, options))]
+    # the statement and its checked rows are built once, here; the arithmetic job only proves them
+    jobs: list[tuple[Any, tuple[Any, ...]]] = [(prove_statement, (statement, checked.rows, batch, config, options))]
     for tree, parts in ((POSITIONS_TREE, pos_parts), (ORDERS_TREE, ord_parts)):
         jobs += [(_prove_chunk, (h, root, part, chunk_binding(batch.payload_hash, batch.commitment, n, len(parts),
                                                                 tree), chunk_options))
@@ -400,11 +401,6 @@ def _run(jobs: Sequence[tuple[Any, tuple[Any, ...]]], workers: int, executor: Ex
         with _executor(min(workers, len(jobs))) as pool:
             return [f.result() for f in [pool.submit(fn, *args) for fn, args in jobs]]
     return [fn(*args) for fn, args in jobs]
-
-
-def _prove_arithmetic_bytes(old_state: RollupState, batch: Batch, config: GeneralConfig,
-                            options: ProofOptions | None) -> bytes:
-    return prove_arithmetic(old_state, batch, config, options)[1]
 
 
 def check_chunks(proof: BatchProof, min_security_bits: float = 100, tree: int = POSITIONS_TREE,
