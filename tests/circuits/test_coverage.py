@@ -24,6 +24,7 @@ from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfe
 from perpetua.rollup.transactions.forced_trade import ForcedTrade
 from perpetua.rollup.transactions.forced_withdrawal import ForcedWithdrawal
 from perpetua.rollup.transactions.liquidation_close import DeleverageFill
+from perpetua.rollup.transactions.socialized_loss import SocializedLoss
 from perpetua.stark.errors import VerificationError
 from perpetua.stark.prover import prove
 from perpetua.stark.verifier import verify
@@ -123,6 +124,27 @@ def test_an_honest_batch_proves_with_nothing_opaque(case: str) -> None:
     assert checked.first and set(checked.first) == set(checked.last)  # type: ignore[attr-defined]
     again, used = Statement.from_bytes(statement.to_bytes())
     assert again == statement and used == len(statement.to_bytes())
+
+
+def _socialized_loss_batch() -> tuple[RollupState, Batch]:
+    """tests/rollup/test_liquidation_txs.py's: 10 closed at 37,000 uncovered (-1,000), the shorts pay."""
+    batcher = Batcher(_liq_setup(), BatchContext(config=SOCIALIZED, min_expiration_hours=NOW_H))
+    batcher.submit(_close(_sell_fill(37_000, 0, size=2 * HALF)))
+    batcher.cut()
+    old = batcher.state
+    batcher.submit(SocializedLoss(10, A, False, 1_000 * USD))
+    return old, batcher.cut()
+
+
+def test_a_socialized_loss_is_claimed_opaque_and_admitted_only_in_socialized_mode() -> None:
+    old, batch = _socialized_loss_batch()
+    statement, proof = prove_arithmetic(old, batch, SOCIALIZED)
+    assert statement.opaque_txs == (0,)
+    assert {c.position_id for c in statement.opaque} == {10, 11}  # the bankrupt position and the payer
+    verify_arithmetic(batch, SOCIALIZED, statement, proof)
+    # a verifier of a rollup that is not in socialized-loss mode refuses the unproven change
+    with pytest.raises(StatementError, match="only in socialized-loss mode"):
+        verify_arithmetic(batch, CONFIG, statement, proof)
 
 
 # -- tampered records ------------------------------------------------------------------------------

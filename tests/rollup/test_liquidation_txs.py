@@ -111,8 +111,11 @@ def test_socialized_loss() -> None:
     assert state.position(10).collateral == -1_000 * USD and not state.position(10).assets
     before_11 = state.position(11).collateral
     # The longs are 12 (bought 1 BTC); the shorts are 11 (short 1 BTC): shorts pay for a long's loss.
-    refused(state, SocializedLoss(10, A, False, 999 * USD), ErrorCode.INVALID_SOCIALIZED_LOSS)
-    refused(state, SocializedLoss(11, A, False, 1_000 * USD), ErrorCode.INVALID_SOCIALIZED_LOSS)
+    refused(state, SocializedLoss(10, A, False, 999 * USD), ErrorCode.INVALID_SOCIALIZED_LOSS, ctx)
+    refused(state, SocializedLoss(11, A, False, 1_000 * USD), ErrorCode.INVALID_SOCIALIZED_LOSS, ctx)
+    # the right charge, but the rollup is not in socialized-loss mode: nobody's collateral is taken
+    refused(state, SocializedLoss(10, A, False, 1_000 * USD), ErrorCode.INVALID_SOCIALIZED_LOSS,
+            BatchContext(config=CONFIG, min_expiration_hours=NOW_H))
     after, _ = apply(state, SocializedLoss(10, A, False, 1_000 * USD), ctx)
     assert after.position(10).is_empty
     assert after.position(11).collateral == before_11 - 1_000 * USD

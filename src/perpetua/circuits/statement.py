@@ -52,7 +52,8 @@ Not proven (native checks on transaction fields, as for Trade: amounts in range,
 equalities and range checks on the transaction, no state. SocializedLoss stays *opaque*: its
 payer set is "every position holding the asset on that side", a property of the whole tree that
 no list of claims can show. Opaque transactions' claimed position changes are listed, their rules
-are not proven, and `Statement.opaque` says which they are.
+are not proven, and `Statement.opaque` says which they are; `records` refuses them unless the
+config is in socialized-loss mode (the only mode in which `apply()` admits a SocializedLoss).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ from perpetua.rollup.transactions.funding_tick import FundingTick
 from perpetua.rollup.transactions.liquidate import Liquidate
 from perpetua.rollup.transactions.liquidation_close import LiquidationClose
 from perpetua.rollup.transactions.oracle_prices_tick import OraclePricesTick
+from perpetua.rollup.transactions.socialized_loss import SocializedLoss
 from perpetua.rollup.transactions.trade import Trade
 from perpetua.rollup.transactions.transfer import Transfer
 from perpetua.rollup.transactions.withdrawal import Withdrawal
@@ -572,6 +574,11 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
     for i, tx in enumerate(batch.txs):
         specs = specs_for(tx, config)
         if specs is None:
+            # the one unproven type, and `apply()` admits it only in socialized-loss mode: outside
+            # that mode an opaque change would let a proof move collateral by no rule at all
+            if not (isinstance(tx, SocializedLoss) and config.socialized_loss):
+                raise StatementError(f"tx {i} ({type(tx).__name__}) is not proven and the rollup admits it "
+                                     "only in socialized-loss mode")
             if i not in opaque:
                 raise StatementError(f"tx {i} ({type(tx).__name__}) is not covered and has no claimed change")
             for c in opaque[i]:

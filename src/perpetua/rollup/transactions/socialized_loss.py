@@ -7,6 +7,9 @@ account's negative balance, once its positions are closed, to the holders of the
 market, pro rata to size. The rollup recomputes the split from its own state, so the transaction
 carries only what the exchange decided:
 
+0. The rollup runs in socialized-loss mode (`RollupConfig.socialized_loss`): with the mode off
+   every fill below bankruptcy was covered by the fund, so no loss is left to charge and nobody's
+   collateral may be taken this way.
 1. The bankrupt position is neither the insurance fund nor the fee position; after funding it holds
    no synthetic asset and its collateral is negative; `amount` is exactly minus that collateral.
 2. The payers are every position holding `synthetic_asset_id` on the charged side (long when
@@ -49,6 +52,10 @@ def apply_socialized_loss(state: RollupState, tx: SocializedLoss,
     pid, asset = tx.bankrupt_position_id, tx.synthetic_asset_id
     check_position_id("bankrupt_position_id", pid)
     check_amount("amount", tx.amount)
+    if not config.socialized_loss:
+        raise InvalidPositionUpdate(ErrorCode.INVALID_SOCIALIZED_LOSS,
+                                    "the rollup is not in socialized-loss mode (RollupConfig.socialized_loss)",
+                                    position_id=pid)
     if pid in (config.insurance_fund_position_id, config.fee_position_id):
         raise InvalidPositionUpdate(ErrorCode.INVALID_LIQUIDATION_PARTY, "the fund and the fee position are never bankrupt",
                                     position_id=pid)
