@@ -381,12 +381,19 @@ def test_the_fact_service_chains_globals_from_batch_to_batch() -> None:
     service = StarkFactService(Registrar(), config=CONFIG)
     service.certify(b1, prove_rollup_batch(old1, b1, config=CONFIG), l1(b1))
     p2 = prove_rollup_batch(old2, b2, config=CONFIG)
-    service.last_globals = (service.last_globals[0], tuple(p + 1 for p in service.last_globals[1]))  # type: ignore[index]
-    with pytest.raises(BatchRefused, match="previous batch"):
-        service.certify(b2, p2, l1(b2))
-    service.last_globals = None
+    certified = service.last_globals
+    assert certified is not None
+    for wrong in (dataclasses.replace(certified, oracle_prices={a: p + 1 for a, p in certified.oracle_prices.items()}),
+                  dataclasses.replace(certified, system_time=certified.system_time + 1),
+                  dataclasses.replace(certified, funding_timestamp=certified.funding_timestamp - 1),
+                  dataclasses.replace(certified, funding_indices={})):  # an index 0 is not "no index"
+        service.last_globals = wrong
+        with pytest.raises(BatchRefused, match="previous batch"):
+            service.certify(b2, p2, l1(b2))
+    service.last_globals = certified
     service.certify(b2, p2, l1(b2))
-    assert Statement.from_bytes(p2.statement)[0].prices == service.last_globals[1]  # type: ignore[index]
+    start = Statement.from_bytes(p2.statement)[0]
+    assert start.prices == tuple(certified.oracle_prices.values()) and start.system_time == certified.system_time
 
 
 def _funding_batch(config: object) -> tuple[object, Batch]:

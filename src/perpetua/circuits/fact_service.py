@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
-from perpetua.circuits.statement import Statement, assets_of
+from perpetua.circuits.statement import Statement
+from perpetua.circuits.ticks import globals_state
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
+from perpetua.rollup.state import RollupState
 
 
 class FactRegistrar(Protocol):
@@ -45,9 +47,10 @@ class StarkFactService:
     config: GeneralConfig | None = None
     """The rollup's config: when set (the normal flow), a proof must carry the arithmetic part
     (every covered transaction's rules) besides the root transition."""
-    last_globals: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    """Funding indices and prices (config asset order) at the end of the last certified batch; None
-    before the first (then the operator's genesis values are taken as claimed)."""
+    last_globals: RollupState | None = None
+    """The globals (funding indices and timestamp, oracle prices, system time) at the end of the
+    last certified batch, as a state with no position; None before the first (then the operator's
+    genesis values are taken as claimed)."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """(rollup sequence, reason) of every refused batch, for the operator's view."""
 
@@ -68,21 +71,25 @@ class StarkFactService:
         self.last_globals = end
         return fact
 
-    def _check_globals(self, batch: Batch, proven: BatchProof) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-        """The statement's starting globals (funding indices, prices) must be where the previous
-        certified batch's payload left them; returns this batch's end globals."""
+    def _check_globals(self, batch: Batch, proven: BatchProof) -> RollupState | None:
+        """The statement's starting globals (funding indices and timestamp, which assets are funded,
+        oracle prices, system time) must be where the previous certified batch's payload left
+        them; returns this batch's end globals (its payload's)."""
         if self.config is None:
             return None
         statement, _ = Statement.from_bytes(proven.statement)
-        start = (tuple(statement.indices), tuple(statement.prices))
-        if self.last_globals is not None and start != self.last_globals:
-            raise BatchProofError("the batch does not start at the previous batch's funding indices and prices")
-        assets, _ = assets_of(self.config)
+        start = _globals(statement.start_globals(self.config))
+        if self.last_globals is not None and start != _globals(self.last_globals):
+            raise BatchProofError("the batch does not start at the previous batch's funding indices, prices and times")
         diff = decode_diff(batch.payload)
-        indices, prices = dict(diff.funding_indices), dict(diff.oracle_prices)
-        return tuple(indices.get(a, 0) for a in assets), tuple(prices.get(a, 0) for a in assets)
+        return globals_state(dict(diff.funding_indices), diff.funding_timestamp, dict(diff.oracle_prices),
+                             diff.system_time)
 
     def submit(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any, client: BatchSubmitter) -> Any:
         """certify, then send the state update without any other registration."""
         self.certify(batch, proof, l1_batch)
         return client.submit_batch(l1_batch, register_fact=False)
+
+
+def _globals(state: RollupState) -> tuple[object, ...]:
+    return state.funding_indices, state.funding_timestamp, state.oracle_prices, state.system_time

@@ -16,7 +16,9 @@ states as claimed and checks, without recomputing any rule of `apply()`:
 - public keys follow `check_request_public_key` and `maybe_empty` (equalities);
 - globals (funding indices, prices) follow the FundingTick and OraclePricesTick fields from the
   claimed start (the previous batch's payload: `fact_service` checks it) to the payload's; the
-  eager tick's insurance-fund credit is minus the sum of the settled amounts.
+  eager tick's insurance-fund credit is minus the sum of the settled amounts;
+- the ticks' own rules (times, funding-rate cap, oracle window, funding freshness) hold on the
+  public globals (`circuits.ticks`).
 
 Covered transactions and how (every rule of their `apply_*` that does arithmetic on state is a
 row rule of `perpetua.circuits.position_update`, which also says what the rows prove):
@@ -63,6 +65,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from perpetua.circuits.position_update import OrderFill, UpdateRecord
+from perpetua.circuits.ticks import TickError, globals_state, replay_globals
 from perpetua.crypto.messages import hash_transfer, hash_withdrawal, order_id
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
@@ -284,14 +287,29 @@ class Statement:
     claims: tuple[ClaimedUpdate, ...]
     """Covered updates, then (kind 'opaque') claimed changes of uncovered transactions."""
     opaque: tuple[ClaimedUpdate, ...] = ()
+    funded: tuple[int, ...] = ()
+    """The asset ids that have a funding index at the batch's start (an index may be 0)."""
+    funding_timestamp: int = 0
+    system_time: int = 0
+    """The batch's starting times: the oracle window's lower edge starts from this system time."""
 
     @property
     def opaque_txs(self) -> tuple[int, ...]:
         return tuple(sorted({c.tx_index for c in self.opaque}))
 
+    def start_globals(self, config: GeneralConfig) -> RollupState:
+        """The claimed globals at the batch's start, as a state with no position."""
+        assets, _ = assets_of(config)
+        return globals_state({a: self.indices[k] for k, a in enumerate(assets) if a in self.funded},
+                             self.funding_timestamp,
+                             {a: self.prices[k] for k, a in enumerate(assets) if self.prices[k] != 0},
+                             self.system_time)
+
     def to_bytes(self) -> bytes:
         out = [struct.pack("<I", len(self.indices))]
         out += [_int(v) for v in (*self.indices, *self.prices)]
+        out += [struct.pack("<I", len(self.funded))] + [_int(a) for a in self.funded]
+        out += [_int(self.funding_timestamp), _int(self.system_time)]
         for group in (self.claims, self.opaque):
             out.append(struct.pack("<I", len(group)))
             for c in group:
@@ -305,6 +323,8 @@ class Statement:
         n = r.u32()
         indices = tuple(r.int() for _ in range(n))
         prices = tuple(r.int() for _ in range(n))
+        funded = tuple(r.int() for _ in range(r.u32()))
+        funding_timestamp, system_time = r.int(), r.int()
         groups: list[tuple[ClaimedUpdate, ...]] = []
         for _ in range(2):
             items = []
@@ -312,7 +332,7 @@ class Statement:
                 tx_index, pid = struct.unpack("<IQ", r.take(12))
                 items.append(ClaimedUpdate(tx_index, pid, r.position(), r.position(), r.int(), r.int()))
             groups.append(tuple(items))
-        return Statement(indices, prices, groups[0], groups[1]), r.at
+        return Statement(indices, prices, groups[0], groups[1], funded, funding_timestamp, system_time), r.at
 
 
 def _int(v: int) -> bytes:
@@ -409,7 +429,8 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
             if new_state.position(pid) != (EMPTY_POSITION if p.is_empty else p):
                 raise StatementError(f"tx {i}: the circuit's updates of position {pid} differ from apply()")
         state = new_state
-    return Statement(indices, prices, tuple(claims), tuple(opaque))
+    return Statement(indices, prices, tuple(claims), tuple(opaque), tuple(sorted(old_state.funding_indices)),
+                     old_state.funding_timestamp, old_state.system_time)
 
 
 def _moved(before: Position, spec: Spec, state: RollupState) -> Position:
@@ -673,6 +694,10 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
     for k, a in enumerate(assets):
         if indices[k] != end_indices.get(a, 0) or prices[k] != end_prices.get(a, 0):
             raise StatementError("the globals after the batch's ticks are not the payload's")
+    try:  # the ticks' own rules (times, funding-rate cap, oracle window) on the public globals
+        replay_globals(batch, config, statement.start_globals(config))
+    except TickError as e:
+        raise StatementError(str(e)) from e
     payload = dict(diff.positions)
     for pid, p in current.items():
         want = payload.get(pid)

@@ -225,6 +225,12 @@ class Batcher:
             self.batch_start_state = self.state
             if len(self.state.positions) or len(self.state.orders):
                 self.tree.apply_diff(dict(self.state.positions.items()), dict(self.state.orders.items()))
+        self._start_window()
+
+    def _start_window(self) -> None:
+        """The oracle timestamp window's lower edge is the system time when the batch began."""
+        assert self.batch_start_state is not None
+        self.context = dataclasses.replace(self.context, batch_start_system_time=self.batch_start_state.system_time)
 
     def submit(self, tx: Transaction, now_s: int | None = None) -> list[Output]:
         """Apply `tx` (raising InvalidTransaction, state unchanged) and queue it."""
@@ -259,6 +265,7 @@ class Batcher:
         self.sequence += 1
         self.pending, self.pending_outputs, self.started_at_s = [], [], None
         self.batch_start_state = self.state
+        self._start_window()
         return batch
 
 
