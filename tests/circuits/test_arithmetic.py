@@ -393,7 +393,9 @@ def test_the_fact_service_chains_globals_from_batch_to_batch() -> None:
     service.last_globals = certified
     service.certify(b2, p2, l1(b2))
     start = Statement.from_bytes(p2.statement)[0]
-    assert start.prices == tuple(certified.oracle_prices.values()) and start.system_time == certified.system_time
+    began = start.start_globals(CONFIG)  # the statement starts where batch 1's payload ended
+    assert (began.funding_indices, began.funding_timestamp, began.oracle_prices, began.system_time) == \
+        (certified.funding_indices, certified.funding_timestamp, certified.oracle_prices, certified.system_time)
 
 
 def _funding_batch(config: object) -> tuple[object, Batch]:
