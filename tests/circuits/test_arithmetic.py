@@ -391,6 +391,12 @@ def test_the_fact_service_chains_globals_from_batch_to_batch() -> None:
         with pytest.raises(BatchRefused, match="previous batch"):
             service.certify(b2, p2, l1(b2))
     service.last_globals = certified
+    long, short = service.last_open_interest  # type: ignore[misc]
+    assert long == short and long[SLOT] > 0  # batch 1 left 10 long and 11 short
+    service.last_open_interest = (long, tuple(v - 1 for v in short))
+    with pytest.raises(BatchRefused, match="previous batch's open interest"):
+        service.certify(b2, p2, l1(b2))
+    service.last_open_interest = (long, short)
     service.certify(b2, p2, l1(b2))
     start = Statement.from_bytes(p2.statement)[0]
     began = start.start_globals(CONFIG)  # the statement starts where batch 1's payload ended

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
-from perpetua.circuits.statement import Statement
+from perpetua.circuits.statement import Statement, StatementError, records
 from perpetua.circuits.ticks import globals_state
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
@@ -51,6 +51,9 @@ class StarkFactService:
     """The globals (funding indices and timestamp, oracle prices, system time) at the end of the
     last certified batch, as a state with no position; None before the first (then the operator's
     genesis values are taken as claimed)."""
+    last_open_interest: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    """(long, short) open interest per config asset after the last certified batch (None before
+    the first: the operator's genesis claim is taken)."""
     refused: list[tuple[int, str]] = field(default_factory=list)
     """(rollup sequence, reason) of every refused batch, for the operator's view."""
 
@@ -59,6 +62,7 @@ class StarkFactService:
         try:
             proven = verify_batch_proof(batch, proof, self.min_security_bits, self.config)
             end = self._check_globals(batch, proven)
+            open_end = self._check_open_interest(batch, proven)
             for name, want in (("old_root", proven.old_root), ("new_root", proven.new_root),
                                ("batch_commitment", proven.commitment), ("da_hash", proven.payload_hash)):
                 if getattr(l1_batch, name) != want:
@@ -69,6 +73,7 @@ class StarkFactService:
         fact = self.registrar.fact_for(l1_batch)
         self.registrar.register_fact(fact)
         self.last_globals = end
+        self.last_open_interest = open_end
         return fact
 
     def _check_globals(self, batch: Batch, proven: BatchProof) -> RollupState | None:
@@ -84,6 +89,21 @@ class StarkFactService:
         diff = decode_diff(batch.payload)
         return globals_state(dict(diff.funding_indices), diff.funding_timestamp, dict(diff.oracle_prices),
                              diff.system_time)
+
+    def _check_open_interest(self, batch: Batch, proven: BatchProof) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """The statement's starting open interest must be the last certified batch's end (it is
+        what shows a socialized loss's payers and an eager tick's settlements are every holder);
+        returns this batch's end."""
+        if self.config is None:
+            return None
+        statement, _ = Statement.from_bytes(proven.statement)
+        if self.last_open_interest is not None and (statement.open_long, statement.open_short) != self.last_open_interest:
+            raise BatchProofError("the batch does not start at the previous batch's open interest")
+        try:
+            checked = records(statement, batch, self.config)
+        except StatementError as e:  # verify_batch_proof ran the same check: not reached for a verified proof
+            raise BatchProofError(str(e)) from e
+        return checked.open_long, checked.open_short
 
     def submit(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any, client: BatchSubmitter) -> Any:
         """certify, then send the state update without any other registration."""

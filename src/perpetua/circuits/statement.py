@@ -51,17 +51,21 @@ row rule of `perpetua.circuits.position_update`, which also says what the rows p
 
 Not proven (native checks on transaction fields, as for Trade: amounts in range, actual amounts
 >= 1, distinct parties; the fund, fee position and asset exclusions; signatures and expiry):
-equalities and range checks on the transaction, no state. SocializedLoss stays *opaque*: its
-payer set is "every position holding the asset on that side", a property of the whole tree that
-no list of claims can show. Opaque transactions' claimed position changes are listed, their rules
-are not proven, and `Statement.opaque` says which they are; `records` refuses them unless the
-config is in socialized-loss mode (the only mode in which `apply()` admits a SocializedLoss).
+equalities and range checks on the transaction, no state.
+
+SocializedLoss has no rows (`Statement.opaque` lists its claims): its payer set is "every position
+holding the asset on that side". The statement carries the open interest at the batch's start,
+`records` moves it by every claimed change, and at a SocializedLoss the claimed payers' holdings
+must add up to the charged side's open interest (so none is left out); the rollup's own
+`apply_socialized_loss` over the claimed positions must then give exactly the claimed states
+after. `records` refuses it outside socialized-loss mode (as `apply()` does). The same open
+interest shows that an eager FundingTick settles every holder of an asset whose index moved.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from perpetua.circuits.position_update import OrderFill, UpdateRecord
@@ -292,6 +296,11 @@ class Statement:
     funding_timestamp: int = 0
     system_time: int = 0
     """The batch's starting times: the oracle window's lower edge starts from this system time."""
+    open_long: tuple[int, ...] = ()
+    open_short: tuple[int, ...] = ()
+    """Open interest per config asset at the batch's start: the sum of the long balances and of
+    the short balances' magnitudes over every position (chained batch to batch by the fact
+    service, like the globals). It shows that a list of positions is *every* holder."""
 
     @property
     def opaque_txs(self) -> tuple[int, ...]:
@@ -310,6 +319,7 @@ class Statement:
         out += [_int(v) for v in (*self.indices, *self.prices)]
         out += [struct.pack("<I", len(self.funded))] + [_int(a) for a in self.funded]
         out += [_int(self.funding_timestamp), _int(self.system_time)]
+        out += [struct.pack("<I", len(self.open_long))] + [_int(v) for v in (*self.open_long, *self.open_short)]
         for group in (self.claims, self.opaque):
             out.append(struct.pack("<I", len(group)))
             for c in group:
@@ -325,6 +335,9 @@ class Statement:
         prices = tuple(r.int() for _ in range(n))
         funded = tuple(r.int() for _ in range(r.u32()))
         funding_timestamp, system_time = r.int(), r.int()
+        m = r.u32()
+        open_long = tuple(r.int() for _ in range(m))
+        open_short = tuple(r.int() for _ in range(m))
         groups: list[tuple[ClaimedUpdate, ...]] = []
         for _ in range(2):
             items = []
@@ -332,7 +345,8 @@ class Statement:
                 tx_index, pid = struct.unpack("<IQ", r.take(12))
                 items.append(ClaimedUpdate(tx_index, pid, r.position(), r.position(), r.int(), r.int()))
             groups.append(tuple(items))
-        return Statement(indices, prices, groups[0], groups[1], funded, funding_timestamp, system_time), r.at
+        return Statement(indices, prices, groups[0], groups[1], funded, funding_timestamp, system_time,
+                         open_long, open_short), r.at
 
 
 def _int(v: int) -> bytes:
@@ -374,6 +388,23 @@ class _Reader:
 # -- prover side -----------------------------------------------------------------------------------
 
 
+def open_interest(positions: Iterable[tuple[int, Position]], assets: Sequence[int]
+                  ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(long, short) open interest per asset (slot order) over `positions`: the sums of the
+    positive balances and of the negative balances' magnitudes."""
+    slot = {a: k for k, a in enumerate(assets)}
+    long, short = [0] * len(assets), [0] * len(assets)
+    for _, p in positions:
+        for a in p.assets:
+            k = slot.get(a.asset_id)
+            if k is not None:
+                if a.balance > 0:
+                    long[k] += a.balance
+                else:
+                    short[k] -= a.balance
+    return tuple(long), tuple(short)
+
+
 def _globals(state: RollupState, assets: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (tuple(state.funding_indices.get(a, 0) for a in assets),
             tuple(state.oracle_prices.get(a, 0) for a in assets))
@@ -397,6 +428,10 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
             changed = {pid for pid, _ in new_state.positions.items()
                        if new_state.position(pid) != state.position(pid)}
             changed |= {pid for pid, _ in state.positions.items() if new_state.position(pid) != state.position(pid)}
+            if isinstance(tx, SocializedLoss):  # every payer, a payer charged nothing too
+                changed |= {pid for pid, p in state.positions.items()
+                            if p.balance(tx.synthetic_asset_id) != 0
+                            and (p.balance(tx.synthetic_asset_id) > 0) == tx.payers_long}
             opaque.extend(ClaimedUpdate(i, pid, state.position(pid), new_state.position(pid)) for pid in sorted(changed))
             state = new_state
             continue
@@ -429,8 +464,9 @@ def build_statement(old_state: RollupState, batch: Batch, config: GeneralConfig)
             if new_state.position(pid) != (EMPTY_POSITION if p.is_empty else p):
                 raise StatementError(f"tx {i}: the circuit's updates of position {pid} differ from apply()")
         state = new_state
+    long, short = open_interest(old_state.positions.items(), assets)
     return Statement(indices, prices, tuple(claims), tuple(opaque), tuple(sorted(old_state.funding_indices)),
-                     old_state.funding_timestamp, old_state.system_time)
+                     old_state.funding_timestamp, old_state.system_time, long, short)
 
 
 def _moved(before: Position, spec: Spec, state: RollupState) -> Position:
@@ -560,6 +596,9 @@ class Checked:
     orders_first: dict[int, int]
     """Order id -> claimed fulfilled amount before its first fill in the batch (its old leaf)."""
     orders_last: dict[int, int]
+    open_long: tuple[int, ...] = ()
+    open_short: tuple[int, ...] = ()
+    """Open interest after the batch (the start's, moved by every claimed change)."""
 
 
 def records(statement: Statement, batch: Batch, config: GeneralConfig,
@@ -591,17 +630,31 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
         else:
             first[pid] = before
 
+    if len(statement.open_long) != len(assets) or len(statement.open_short) != len(assets):
+        raise StatementError("open interest does not match the config's assets")
+
+    def open_now() -> tuple[list[int], list[int]]:
+        """Open interest now: the start's, moved by every claimed change so far."""
+        long, short = list(statement.open_long), list(statement.open_short)
+        for sign, states in ((1, ((pid, current[pid]) for pid in current)), (-1, ((pid, first[pid]) for pid in current))):
+            dl, ds = open_interest(states, assets)
+            for k in range(len(assets)):
+                long[k] += sign * dl[k]
+                short[k] += sign * ds[k]
+        return long, short
+
     used_conditions = {o.condition for o in batch.outputs if isinstance(o, ConditionUsed)}
     for i, tx in enumerate(batch.txs):
         specs = specs_for(tx, config)
         if specs is None:
-            # the one unproven type, and `apply()` admits it only in socialized-loss mode: outside
-            # that mode an opaque change would let a proof move collateral by no rule at all
+            # the one type without arithmetic rows, and `apply()` admits it only in socialized-loss
+            # mode: outside that mode a claimed change would move collateral by no rule at all
             if not (isinstance(tx, SocializedLoss) and config.socialized_loss):
                 raise StatementError(f"tx {i} ({type(tx).__name__}) is not proven and the rollup admits it "
                                      "only in socialized-loss mode")
             if i not in opaque:
                 raise StatementError(f"tx {i} ({type(tx).__name__}) is not covered and has no claimed change")
+            _check_socialized_loss(i, tx, opaque[i], open_now(), slot, config)
             for c in opaque[i]:
                 follow(c.position_id, c.before, f"tx {i}")
                 current[c.position_id] = c.after
@@ -619,8 +672,10 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
                                 prices, slot)
             continue
         eager = isinstance(tx, FundingTick) and config.insurance_fund_position_id is not None
+        moved: list[int] = []
         if isinstance(tx, FundingTick):
             new = dict(tx.indices)
+            moved = [k for k, a in enumerate(assets) if new.get(a, indices[k]) != indices[k]]
             indices = [new.get(a, indices[k]) for k, a in enumerate(assets)]
         if isinstance(tx, OraclePricesTick):
             for item in tx.prices:
@@ -634,6 +689,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
                 at += 1
             if not group or group[-1].position_id != fund:
                 raise StatementError(f"tx {i}: an eager funding tick must end with the fund's credit")
+            _check_every_holder_settles(i, group[:-1], [assets[k] for k in moved], moved, open_now())
             settled = 0
             for c in group[:-1]:
                 follow(c.position_id, c.before, f"tx {i}")
@@ -706,4 +762,53 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
             raise StatementError(f"position {pid} does not end at the payload's leaf")
         if want is None and final != (EMPTY_POSITION if first[pid].is_empty else first[pid]):
             raise StatementError(f"position {pid} changes but is not in the payload")
-    return Checked(out, first, current, orders_first, fulfilled)
+    long, short = open_now()
+    return Checked(out, first, current, orders_first, fulfilled, tuple(long), tuple(short))
+
+
+def _distinct(i: int, group: Sequence[ClaimedUpdate]) -> None:
+    if len({c.position_id for c in group}) != len(group):
+        raise StatementError(f"tx {i}: a position is claimed twice")
+
+
+def _check_every_holder_settles(i: int, group: Sequence[ClaimedUpdate], moved_assets: Sequence[int],
+                                moved: Sequence[int], open_interest_now: tuple[list[int], list[int]]) -> None:
+    """An eager tick settles every holder of an asset whose index moved: the settled positions'
+    holdings of it add up to the whole open interest (long plus short), so none is left out."""
+    _distinct(i, group)
+    long, short = open_interest_now
+    for asset, k in zip(moved_assets, moved, strict=True):
+        held = sum(abs(c.before.balance(asset)) for c in group)
+        if held != long[k] + short[k]:
+            raise StatementError(f"tx {i}: the funding tick does not settle every holder of asset slot {k} "
+                                 f"(settled holdings {held}, open interest {long[k] + short[k]})")
+
+
+def _check_socialized_loss(i: int, tx: SocializedLoss, group: Sequence[ClaimedUpdate],
+                           open_interest_now: tuple[list[int], list[int]], slot: dict[int, int],
+                           config: GeneralConfig) -> None:
+    """A SocializedLoss, natively on its public claimed states: the claims are the bankrupt
+    position and every payer (their holdings on the charged side add up to that side's open
+    interest, so none is left out); the rollup's own `apply_socialized_loss` over just those
+    positions gives exactly the claimed states after."""
+    from perpetua.rollup.transactions.socialized_loss import apply_socialized_loss
+
+    _distinct(i, group)
+    k = slot.get(tx.synthetic_asset_id)
+    if k is None:
+        raise StatementError(f"tx {i}: unknown synthetic asset")
+    long, short = open_interest_now
+    side = [c.before.balance(tx.synthetic_asset_id) for c in group]
+    held = sum(abs(b) for b in side if b != 0 and (b > 0) == tx.payers_long)
+    if held != (long[k] if tx.payers_long else short[k]):
+        raise StatementError(f"tx {i}: the claimed payers are not every holder of the charged side "
+                             f"(their holdings {held}, open interest {long[k] if tx.payers_long else short[k]})")
+    mini = RollupState().with_changes(positions={c.position_id: c.before for c in group})
+    try:
+        after, _ = apply_socialized_loss(mini, tx, BatchContext(config))
+    except InvalidTransaction as e:
+        raise StatementError(f"tx {i}: {e}") from e
+    for c in group:
+        if after.position(c.position_id) != (EMPTY_POSITION if c.after.is_empty else c.after):
+            raise StatementError(f"tx {i}: position {c.position_id} does not end as the socialized loss charges it")
+
