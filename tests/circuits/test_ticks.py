@@ -163,3 +163,16 @@ def test_the_prover_refuses_a_batch_with_a_stale_price() -> None:
                          first=[funding_tick(moved, 0)], window_from_zero=True)
     with pytest.raises(StatementError, match="outside the window"):
         prove_arithmetic(old, batch, CONFIG)
+
+
+def test_an_unfunded_asset_must_claim_index_zero() -> None:
+    # the rows read the statement's index list as it is: an index claimed for an asset that has
+    # none (a value no tick set) is refused, not carried into the rows
+    old, batch = batches([trade(10, 11, BTC1, COST)])
+    statement = build_statement(old, batch, CONFIG)
+    assets = sorted(CONFIG.synthetic_assets)
+    unfunded = next(k for k, a in enumerate(assets) if a not in statement.funded)
+    indices = list(statement.indices)
+    indices[unfunded] = 5
+    with pytest.raises(StatementError, match="funded assets do not match"):
+        records(dataclasses.replace(statement, indices=tuple(indices)), batch, CONFIG)

@@ -25,7 +25,7 @@ from perpetua.circuits.state_update import hash_to_field
 from perpetua.circuits.statement import Checked, Statement, assets_of, build_statement, records
 from perpetua.rollup.batch import Batch
 from perpetua.rollup.config import GeneralConfig
-from perpetua.rollup.state import RollupState
+from perpetua.rollup.state import RollupState, SignatureMemo
 from perpetua.stark.params import ProofOptions
 from perpetua.stark.prover import prove
 from perpetua.stark.verifier import verify
@@ -67,13 +67,14 @@ def prove_statement(statement: Statement, rows: Sequence[UpdateRecord], batch: B
 
 
 def verify_arithmetic(batch: Batch, config: GeneralConfig, statement: Statement, proof: bytes,
-                      min_security_bits: float = 100, registered_conditions: frozenset[int] | None = None
-                      ) -> Checked:
+                      min_security_bits: float = 100, registered_conditions: frozenset[int] | None = None,
+                      memo: SignatureMemo | None = None) -> Checked:
     """Check the statement against the batch and verify the proof; returns the claimed ends of
-    every position and order chain (the caller binds them to the Merkle parts).
+    every position and order chain (the caller binds them to the Merkle parts). `memo`: signatures
+    already verified (the oracle prices the tick replay checks).
 
     Raises StatementError or VerificationError."""
-    checked = records(statement, batch, config, registered_conditions=registered_conditions)
+    checked = records(statement, batch, config, registered_conditions=registered_conditions, memo=memo)
     rows = checked.rows
     circuit = circuit_for(config)
     public = np.zeros((len(rows), circuit.schema.n_public), dtype=np.int64)

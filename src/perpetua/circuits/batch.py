@@ -60,7 +60,7 @@ from perpetua.rollup.hashing import (
     ints_to_digest,
 )
 from perpetua.rollup.position import Position
-from perpetua.rollup.state import RollupState
+from perpetua.rollup.state import RollupState, SignatureMemo
 from perpetua.rollup.tree import MerkleTree, StateTree, hash_orders, hash_positions
 from perpetua.stark.errors import VerificationError
 from perpetua.stark.params import ProofOptions
@@ -439,6 +439,14 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     `config`, also that every covered transaction's arithmetic holds (`circuits.arithmetic`),
     that the claimed states start at the trees' leaves and end at the payload's, and that every
     transaction is authorised (`circuits.authorisation`: signatures, natively)."""
+    return check_batch_proof(batch, proof, min_security_bits, config, registered_conditions)[0]
+
+
+def check_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bits: float = 100,
+                      config: GeneralConfig | None = None, registered_conditions: frozenset[int] | None = None
+                      ) -> tuple[BatchProof, Checked | None]:
+    """`verify_batch_proof`, also returning what the statement check found (None without
+    `config`): the fact service chains its open interest without checking the statement again."""
     if isinstance(proof, bytes):
         proof = BatchProof.from_bytes(proof)
     if proof.height != TREE_HEIGHT:
@@ -455,8 +463,11 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     expected = payload_updates(batch.payload)
     listed = [u for c in proof.chunks for u in c.updates][:proof.num_updates]
     extra: list[tuple[int, tuple[int, ...]]] = []
+    checked: Checked | None = None
+    memo = SignatureMemo()  # oracle prices are signed: the tick replay and authorisation share it
     if config is not None:
-        extra = _check_arithmetic(batch, proof, config, listed, min_security_bits, registered_conditions)
+        extra, checked = _check_arithmetic(batch, proof, config, listed, min_security_bits, registered_conditions,
+                                           memo)
     elif proof.statement or proof.arithmetic or proof.order_chunks:
         raise BatchProofError("an arithmetic part is present but no config was given to check it")
     try:
@@ -471,17 +482,18 @@ def verify_batch_proof(batch: Batch, proof: BatchProof | bytes, min_security_bit
     if config is not None:
         try:
             check_well_formed(batch, config)
-            check_authorisation(batch, config, registered_conditions=registered_conditions)
+            check_authorisation(batch, config, registered_conditions=registered_conditions, memo=memo)
         except Unauthorised as e:
             raise BatchProofError(f"unauthorised: {e}") from e
-    return proof
+    return proof, checked
 
 
 def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, listed: Sequence[LeafUpdate],
-                      min_security_bits: float, registered_conditions: frozenset[int] | None
-                      ) -> list[tuple[int, tuple[int, ...]]]:
+                      min_security_bits: float, registered_conditions: frozenset[int] | None, memo: SignatureMemo
+                      ) -> tuple[list[tuple[int, tuple[int, ...]]], Checked]:
     """Verify the arithmetic part and bind its claimed first states to the Merkle updates' old
-    leaves; returns the no-op updates expected after the payload's (touched, unchanged)."""
+    leaves; returns the no-op updates expected after the payload's (touched, unchanged) and the
+    statement check's result."""
     if not proof.statement or not proof.arithmetic:
         raise BatchProofError("the proof has no arithmetic part")
     try:
@@ -489,7 +501,7 @@ def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, li
         if used != len(proof.statement):
             raise StatementError("trailing bytes after the statement")
         checked = verify_arithmetic(batch, config, statement, proof.arithmetic, min_security_bits,
-                                    registered_conditions)
+                                    registered_conditions, memo)
     except StatementError as e:
         raise BatchProofError(f"arithmetic statement: {e}") from e
     except (VerificationError, ValueError) as e:
@@ -503,7 +515,7 @@ def _check_arithmetic(batch: Batch, proof: BatchProof, config: GeneralConfig, li
     for pid, digest in digests.items():
         if pid in old and old[pid] != tuple(digest_to_ints(digest)):
             raise BatchProofError(f"position {pid}: the claimed old state is not the tree's leaf")
-    return [(pid, tuple(digest_to_ints(digests[pid]))) for pid in sorted(set(first) - changed)]
+    return [(pid, tuple(digest_to_ints(digests[pid]))) for pid in sorted(set(first) - changed)], checked
 
 
 def _check_orders(batch: Batch, proof: BatchProof, statement: Statement, checked: Checked) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from perpetua.circuits.batch import BatchProof, BatchProofError, verify_batch_proof
-from perpetua.circuits.statement import Statement, StatementError, records
+from perpetua.circuits.batch import BatchProof, BatchProofError, check_batch_proof
+from perpetua.circuits.statement import Checked, Statement
 from perpetua.circuits.ticks import globals_state
 from perpetua.rollup.batch import Batch, decode_diff
 from perpetua.rollup.config import GeneralConfig
@@ -60,9 +60,10 @@ class StarkFactService:
     def certify(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any) -> bytes:
         """Verify, compare the L1 batch with the proven one, register its fact; returns the fact."""
         try:
-            proven = verify_batch_proof(batch, proof, self.min_security_bits, self.config)
-            end = self._check_globals(batch, proven)
-            open_end = self._check_open_interest(batch, proven)
+            proven, checked = check_batch_proof(batch, proof, self.min_security_bits, self.config)
+            statement = Statement.from_bytes(proven.statement)[0] if checked is not None else None
+            end = self._check_globals(batch, statement)
+            open_end = self._check_open_interest(statement, checked)
             for name, want in (("old_root", proven.old_root), ("new_root", proven.new_root),
                                ("batch_commitment", proven.commitment), ("da_hash", proven.payload_hash)):
                 if getattr(l1_batch, name) != want:
@@ -76,13 +77,12 @@ class StarkFactService:
         self.last_open_interest = open_end
         return fact
 
-    def _check_globals(self, batch: Batch, proven: BatchProof) -> RollupState | None:
+    def _check_globals(self, batch: Batch, statement: Statement | None) -> RollupState | None:
         """The statement's starting globals (funding indices and timestamp, which assets are funded,
         oracle prices, system time) must be where the previous certified batch's payload left
         them; returns this batch's end globals (its payload's)."""
-        if self.config is None:
+        if self.config is None or statement is None:
             return None
-        statement, _ = Statement.from_bytes(proven.statement)
         start = _globals(statement.start_globals(self.config))
         if self.last_globals is not None and start != _globals(self.last_globals):
             raise BatchProofError("the batch does not start at the previous batch's funding indices, prices and times")
@@ -90,19 +90,15 @@ class StarkFactService:
         return globals_state(dict(diff.funding_indices), diff.funding_timestamp, dict(diff.oracle_prices),
                              diff.system_time)
 
-    def _check_open_interest(self, batch: Batch, proven: BatchProof) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    def _check_open_interest(self, statement: Statement | None, checked: Checked | None
+                             ) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         """The statement's starting open interest must be the last certified batch's end (it is
         what shows a socialized loss's payers and an eager tick's settlements are every holder);
-        returns this batch's end."""
-        if self.config is None:
+        returns this batch's end, as the statement check moved it."""
+        if statement is None or checked is None:
             return None
-        statement, _ = Statement.from_bytes(proven.statement)
         if self.last_open_interest is not None and (statement.open_long, statement.open_short) != self.last_open_interest:
             raise BatchProofError("the batch does not start at the previous batch's open interest")
-        try:
-            checked = records(statement, batch, self.config)
-        except StatementError as e:  # verify_batch_proof ran the same check: not reached for a verified proof
-            raise BatchProofError(str(e)) from e
         return checked.open_long, checked.open_short
 
     def submit(self, batch: Batch, proof: BatchProof | bytes, l1_batch: Any, client: BatchSubmitter) -> Any:

@@ -87,7 +87,7 @@ from perpetua.rollup.position import (
     maybe_empty,
     update_position,
 )
-from perpetua.rollup.state import BatchContext, RollupState
+from perpetua.rollup.state import BatchContext, RollupState, SignatureMemo
 from perpetua.rollup.transactions.conditional_transfer import ConditionalTransfer
 from perpetua.rollup.transactions.deleverage import Deleverage
 from perpetua.rollup.transactions.deposit import Deposit
@@ -307,8 +307,12 @@ class Statement:
         return tuple(sorted({c.tx_index for c in self.opaque}))
 
     def start_globals(self, config: GeneralConfig) -> RollupState:
-        """The claimed globals at the batch's start, as a state with no position."""
+        """The claimed globals at the batch's start, as a state with no position (an asset without
+        a funding index must claim index 0: the rows read the index list as it is)."""
         assets, _ = assets_of(config)
+        if not set(self.funded) <= set(assets) or any(
+                self.indices[k] != 0 for k, a in enumerate(assets) if a not in self.funded):
+            raise StatementError("the funded assets do not match the claimed funding indices")
         return globals_state({a: self.indices[k] for k, a in enumerate(assets) if a in self.funded},
                              self.funding_timestamp,
                              {a: self.prices[k] for k, a in enumerate(assets) if self.prices[k] != 0},
@@ -564,6 +568,16 @@ def _check_refusal(i: int, specs: Sequence[Spec], claims: Sequence[ClaimedUpdate
         orders_first.setdefault(spec.order_id, c.fulfilled_before)
         fulfilled[spec.order_id] = c.fulfilled_before
         return at + 1  # refused: the consent was used (update = full amount, so fulfilled must be 0)
+    deltas = _check_after(c, spec, key, indices, slot, what)
+    out.append(UpdateRecord(i, c.position_id, c.before, c.after, tuple(indices), tuple(prices), credit=spec.credit,
+                            debit=spec.debit, fee=spec.fee, deltas=deltas, valid=False, refuted=True))
+    return at + 1
+
+
+def _check_after(c: ClaimedUpdate, spec: Spec, key: int, indices: Sequence[int], slot: dict[int, int],
+                 what: str) -> tuple[int, ...]:
+    """The claimed state after an update has the owner's key (0 when empty) and caches the global
+    funding indices; returns the update's synthetic delta per slot."""
     if c.after.public_key != (0 if c.after.is_empty else key):
         raise StatementError(f"{what}: wrong public key after the update")
     if any(a.cached_funding_index != indices[slot[a.asset_id]] for a in c.after.assets if a.asset_id in slot):
@@ -573,9 +587,7 @@ def _check_refusal(i: int, specs: Sequence[Spec], claims: Sequence[ClaimedUpdate
         if spec.asset_id not in slot:
             raise StatementError(f"{what}: unknown synthetic asset")
         deltas[slot[spec.asset_id]] = spec.synthetic_delta
-    out.append(UpdateRecord(i, c.position_id, c.before, c.after, tuple(indices), tuple(prices), credit=spec.credit,
-                            debit=spec.debit, fee=spec.fee, deltas=tuple(deltas), valid=False, refuted=True))
-    return at + 1
+    return tuple(deltas)
 
 
 def _expected_key(before: Position, request_key: int, what: str) -> int:
@@ -602,7 +614,7 @@ class Checked:
 
 
 def records(statement: Statement, batch: Batch, config: GeneralConfig,
-            registered_conditions: frozenset[int] | None = None) -> Checked:
+            registered_conditions: frozenset[int] | None = None, memo: SignatureMemo | None = None) -> Checked:
     """Check the statement against the batch (module docstring) and return the arithmetic rows
     and the claimed first and last states of every touched position and order.
 
@@ -718,15 +730,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
             what = f"tx {i}, position {spec.position_id}"
             follow(spec.position_id, c.before, what)
             key = _expected_key(c.before, spec.request_key or c.before.public_key or spec.claim_key, what)
-            if c.after.public_key != (0 if c.after.is_empty else key):
-                raise StatementError(f"{what}: wrong public key after the update")
-            if any(a.cached_funding_index != indices[slot[a.asset_id]] for a in c.after.assets if a.asset_id in slot):
-                raise StatementError(f"{what}: a holding's cached funding index is not the global one")
-            deltas = [0] * len(assets)
-            if spec.asset_id is not None:
-                if spec.asset_id not in slot:
-                    raise StatementError(f"{what}: unknown synthetic asset")
-                deltas[slot[spec.asset_id]] = spec.synthetic_delta
+            deltas = _check_after(c, spec, key, indices, slot, what)
             order = spec.order
             if order is not None and spec.order_id is not None:
                 fb = fulfilled.get(spec.order_id, c.fulfilled_before)
@@ -736,7 +740,7 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
                 fulfilled[spec.order_id] = c.fulfilled_after
                 order = replace(order, fulfilled_before=c.fulfilled_before, fulfilled_after=c.fulfilled_after)
             out.append(UpdateRecord(i, spec.position_id, c.before, c.after, tuple(indices), tuple(prices),
-                                    credit=spec.credit, debit=spec.debit, fee=spec.fee, deltas=tuple(deltas),
+                                    credit=spec.credit, debit=spec.debit, fee=spec.fee, deltas=deltas,
                                     valid=spec.valid, liquidatable=spec.liquidatable,
                                     deleveragable=spec.deleveragable, shrink=spec.shrink,
                                     deleverage_fair=spec.deleverage_fair, order=order, fund=spec.fund,
@@ -745,15 +749,11 @@ def records(statement: Statement, batch: Batch, config: GeneralConfig,
             current[spec.position_id] = c.after
     if at != len(claims):
         raise StatementError("more claimed updates than the batch's transactions make")
-    diff = decode_diff(batch.payload)
-    end_indices, end_prices = dict(diff.funding_indices), dict(diff.oracle_prices)
-    for k, a in enumerate(assets):
-        if indices[k] != end_indices.get(a, 0) or prices[k] != end_prices.get(a, 0):
-            raise StatementError("the globals after the batch's ticks are not the payload's")
-    try:  # the ticks' own rules (times, funding-rate cap, oracle window) on the public globals
-        replay_globals(batch, config, statement.start_globals(config))
+    try:  # the ticks' own rules (times, funding-rate cap, oracle window), ending at the payload's globals
+        replay_globals(batch, config, statement.start_globals(config), memo)
     except TickError as e:
         raise StatementError(str(e)) from e
+    diff = decode_diff(batch.payload)
     payload = dict(diff.positions)
     for pid, p in current.items():
         want = payload.get(pid)
